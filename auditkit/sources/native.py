@@ -11,7 +11,6 @@ bad record is rejected without losing its neighbours.
 from __future__ import annotations
 
 import contextlib
-import io
 import itertools
 import json
 import re
@@ -22,7 +21,6 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.json as pajson
 
 from auditkit.errors import SourceError
 from auditkit.schema import ACTOR_TYPES, SCHEMA, STATUSES, conform
@@ -57,9 +55,7 @@ STATUS_ALIASES = {
 }
 BLOCK_BYTES = 64 << 20
 _INPUT_COLUMNS = [c for c in SCHEMA if c != "ingested_at"]
-_ARROW_SCHEMA = pa.schema(
-    [(c, pa.float64() if c == "duration_ms" else pa.string()) for c in _INPUT_COLUMNS]
-)
+_POLARS_SCHEMA = {c: pl.Float64 if c == "duration_ms" else pl.String for c in _INPUT_COLUMNS}
 _IPV4 = r"^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
 _ISO_FAST = "%Y-%m-%dT%H:%M:%S%.fZ"
 
@@ -132,27 +128,63 @@ def _read_jsonl(path: Path, rejects: Rejects) -> Iterator[Batch]:
 
 
 def _jsonl_block(block: bytes, first_line: int, path: Path, rejects: Rejects) -> Batch:
+    frame = _parse_flat_block(block)
+    newlines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+    if frame is not None and frame.height == newlines:
+        # One record per line, no blank lines: line numbers follow from row numbers and
+        # raw lines are only split out if some row needs one.
+        numbers = range(first_line, first_line + newlines)
+        return _finish(frame, numbers, _LazyLines(block, first_line), rejects)
+    records = (
+        (first_line + i, raw.strip(), _loads(raw))
+        for i, raw in enumerate(block.split(b"\n"))
+        if raw.strip()
+    )
+    return _records_to_batch(records, rejects)
+
+
+def _parse_flat_block(block: bytes) -> pl.DataFrame | None:
+    """Parse a block of flat JSON Lines with known keys, or None if it is anything else.
+
+    Polars' reader is fast but, given a schema, ignores unknown keys and turns numbers
+    into strings. So the block is accepted only if counting key separators in the raw
+    bytes proves every key was a known column holding a string, a null, or (for
+    ``duration_ms``) a number. Escaped quotes inside strings appear as ``\\"`` and are
+    subtracted. Anything unusual falls back to the record-by-record path.
+    """
     try:
-        table = pajson.read_json(
-            io.BytesIO(block),
-            read_options=pajson.ReadOptions(block_size=8 << 20),
-            parse_options=pajson.ParseOptions(
-                explicit_schema=_ARROW_SCHEMA, unexpected_field_behavior="error"
-            ),
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        table = None
-    lines = block.split(b"\n")
-    if table is None or table.num_rows != sum(1 for x in lines if x.strip()):
-        records = (
-            (first_line + i, raw.strip(), _loads(raw)) for i, raw in enumerate(lines) if raw.strip()
-        )
-        return _records_to_batch(records, rejects)
-    numbers = [first_line + i for i, raw in enumerate(lines) if raw.strip()]
-    raws = [raw for raw in lines if raw.strip()]
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return _finish(frame, numbers, raws, rejects)
+        frame = pl.read_ndjson(block, schema=_POLARS_SCHEMA)
+    except pl.exceptions.ComputeError:
+        return None
+
+    escapes = b"\\" in block
+
+    def occurrences(token: bytes) -> int:
+        return block.count(token) - (block.count(b"\\" + token) if escapes else 0)
+
+    keys = occurrences(b'":')
+    strings = occurrences(b'":"')
+    nulls = occurrences(b'":null')
+    numbers = frame.height - frame.get_column("duration_ms").null_count()
+    values = sum(frame.height - n for n in frame.null_count().row(0))
+    if keys == strings + nulls + numbers and values == strings + numbers:
+        return frame
+    return None
+
+
+class _LazyLines:
+    """Raw lines of a block by line number, split only when first asked for."""
+
+    def __init__(self, block: bytes, first_line: int) -> None:
+        self.block = block
+        self.first_line = first_line
+        self._lines: list[bytes] | None = None
+
+    def get(self, line: int) -> bytes | None:
+        if self._lines is None:
+            self._lines = self.block.split(b"\n")
+        index = line - self.first_line
+        return self._lines[index] if 0 <= index < len(self._lines) else None
 
 
 def _loads(raw: bytes) -> Any:
@@ -297,8 +329,8 @@ def _read_parquet(path: Path, rejects: Rejects) -> Iterator[Batch]:
 
 def _finish(
     frame: pl.DataFrame,
-    numbers: list[int],
-    raws: Sequence[bytes | str] | None,
+    numbers: Sequence[int],
+    raws: _LazyLines | dict[int, bytes | str] | None,
     rejects: Rejects,
 ) -> Batch:
     """Validate and cast a frame of (mostly string) columns; bad rows become rejects."""
@@ -311,7 +343,11 @@ def _finish(
         if frame.schema["attributes"] != pl.Null:
             attrs = pl.coalesce(pl.col("attributes"), attrs)
         frame = frame.with_columns(attributes=attrs).drop(extra)
-    frame = frame.with_columns(pl.Series("_line", numbers, dtype=pl.Int64))
+    frame = frame.with_columns(
+        pl.int_range(numbers.start, numbers.stop, dtype=pl.Int64).alias("_line")
+        if isinstance(numbers, range)
+        else pl.Series("_line", numbers, dtype=pl.Int64)
+    )
     status = pl.col("status").str.strip_chars().str.to_lowercase()
     actor_type = pl.col("actor_type").str.strip_chars().str.to_lowercase()
     frame = frame.with_columns(
@@ -372,7 +408,7 @@ def _finish(
     frame = frame.with_columns(_reason=reason)
     bad = frame.filter(pl.col("_reason").is_not_null())
     if bad.height:
-        by_line = dict(zip(numbers, raws, strict=True)) if raws is not None else {}
+        by_line = raws if raws is not None else {}
         for row in bad.iter_rows(named=True):
             raw: bytes | str = (
                 by_line.get(row["_line"])
@@ -386,7 +422,7 @@ def _finish(
     notes: list[str] = []
     frame = _check_ips(frame, notes)
     if frame.get_column("event_id").null_count():
-        by_line = dict(zip(numbers, raws, strict=True)) if raws is not None else {}
+        by_line = raws if raws is not None else {}
         ids = [
             eid
             if eid is not None
@@ -491,7 +527,7 @@ def _records_to_batch(
         raws.append(raw)
     columns = {c: [row.get(c) for row in rows] for c in _FLAT_COLUMNS}
     frame = pl.DataFrame(columns, schema={c: pl.String for c in _FLAT_COLUMNS})
-    return _finish(frame, numbers, raws, rejects)
+    return _finish(frame, numbers, dict(zip(numbers, raws, strict=True)), rejects)
 
 
 _FLAT_COLUMNS = [*_INPUT_COLUMNS]
