@@ -212,7 +212,7 @@ def _tail(args: argparse.Namespace) -> int:
     store = Store(args.store)
     cursor = Cursor.parse(args.older_than) if args.older_than else None
     result = page(store.scan(), limit=args.limit, older=cursor)
-    _print_events(result.rows, args.output)
+    print_events(result.rows, args.output)
     if args.output == "table":
         if result.older:
             print(f"\nolder: auditkit tail --store {store.root} --older-than '{result.older}'")
@@ -310,7 +310,7 @@ TABLE_COLUMNS = ("timestamp", "actor", "action", "resource", "status", "ip_addre
 _STATUS_MARK = {"success": "✓", "failed": "✗", "in_progress": "…", "pending": "○"}
 
 
-def _print_events(rows: pl.DataFrame, output: str) -> None:
+def print_events(rows: pl.DataFrame, output: str) -> None:
     if output == "json":
         for row in rows.iter_rows(named=True):
             print(json.dumps(row, default=str, ensure_ascii=False))
