@@ -1,0 +1,198 @@
+"""Exports of exactly the rows of a query: CSV, JSON, JSON Lines, Parquet, with a manifest.
+
+Writers take the rows as an iterable of frames (the query layer yields them a day at a
+time, newest first), so memory stays flat however many rows match. CSV cells that a
+spreadsheet would run as a formula are neutralized. Each export writes
+``FILE.manifest.json`` beside the file: the query, its English description, the time
+range, the row count and the SHA-256 of the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from auditkit.errors import QueryError
+from auditkit.schema import SCHEMA
+
+Format = Literal["csv", "json", "jsonl", "parquet"]
+FORMATS: tuple[str, ...] = ("csv", "json", "jsonl", "parquet")
+
+#: The platform's CSV export columns, in order.
+DEFAULT_COLUMNS: tuple[str, ...] = (
+    "timestamp",
+    "user",
+    "action",
+    "resource",
+    "status",
+    "ip_address",
+)
+
+#: First characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What an export contains, written as JSON beside it."""
+
+    file: str
+    format: str
+    query: str
+    description: str
+    start: str | None
+    end: str | None
+    rows: int
+    sha256: str
+    columns: list[str]
+    created_at: str
+
+
+def default_view() -> list[pl.Expr]:
+    """The default export columns as expressions over canonical events."""
+    return [
+        pl.col("timestamp"),
+        pl.col("actor").alias("user"),
+        pl.col("action"),
+        pl.concat_str(
+            pl.col("resource_type").fill_null(""),
+            pl.coalesce("resource_name", "resource_id").fill_null(""),
+            separator=":",
+        ).alias("resource"),
+        pl.col("status").cast(pl.String),
+        pl.col("ip_address"),
+    ]
+
+
+def neutralize_formulas(frame: pl.DataFrame) -> pl.DataFrame:
+    """Prefix string cells starting with ``= + - @``, tab or CR with ``'`` so they stay text."""
+    risky = "^[" + "".join(p.replace("-", "\\-") for p in FORMULA_PREFIXES) + "]"
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(risky)).then("'" + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c, dtype in frame.schema.items()
+        if dtype == pl.String
+    )
+
+
+def write(
+    chunks: Iterable[pl.DataFrame],
+    path: str | Path,
+    format: str,
+    *,
+    all_columns: bool = False,
+    query: str = "",
+    description: str = "all events",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Manifest:
+    """Write rows to ``path`` and its manifest; returns the manifest.
+
+    Args:
+        chunks: canonical event frames, in the order the rows should appear.
+        path: output file; written to a temporary name and renamed when complete, so a
+            failed export never leaves a file that looks finished.
+        format: one of ``csv``, ``json``, ``jsonl``, ``parquet``.
+        all_columns: every canonical column instead of the default CSV columns
+            (JSON, JSON Lines and Parquet always carry every column).
+        query, description, start, end: recorded in the manifest.
+
+    Raises:
+        QueryError: for an unknown format.
+    """
+    if format not in FORMATS:
+        raise QueryError(f"unknown export format {format!r}; valid formats: {', '.join(FORMATS)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    rows = 0
+    columns: list[str] = []
+    with open(tmp, "wb") as fh:
+        writer = None
+        first = True
+        if format == "json":
+            fh.write(b"[")
+        for chunk in chunks:
+            if format == "csv" and not all_columns:
+                chunk = chunk.select(default_view())
+            elif format != "parquet":
+                chunk = chunk.with_columns(pl.col(pl.Enum).cast(pl.String))
+            if not columns:
+                columns = chunk.columns
+            if chunk.is_empty():
+                continue
+            rows += chunk.height
+            if format == "csv":
+                chunk = neutralize_formulas(
+                    chunk.with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+                )
+                chunk.write_csv(fh, include_header=first)
+            elif format == "jsonl":
+                chunk.write_ndjson(fh)
+            elif format == "json":
+                body = chunk.write_ndjson().rstrip("\n").replace("\n", ",\n")
+                fh.write((("" if first else ",\n") + body).encode())
+            else:
+                import pyarrow.parquet as pq
+
+                table = chunk.to_arrow()
+                if writer is None:
+                    writer = pq.ParquetWriter(fh, table.schema, compression="zstd")
+                writer.write_table(table)
+            first = False
+        if format == "json":
+            fh.write(b"]\n")
+        if format == "csv" and first:
+            header = ",".join([c for c in SCHEMA] if all_columns else list(DEFAULT_COLUMNS))
+            fh.write((header + "\n").encode())
+        if format == "parquet":
+            if writer is None:
+                import pyarrow.parquet as pq
+
+                empty = pl.DataFrame(schema=SCHEMA).to_arrow()
+                writer = pq.ParquetWriter(fh, empty.schema, compression="zstd")
+            writer.close()
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    manifest = Manifest(
+        file=path.name,
+        format=format,
+        query=query,
+        description=description,
+        start=_iso(start),
+        end=_iso(end),
+        rows=rows,
+        sha256=sha256(path),
+        columns=columns
+        or (list(SCHEMA) if all_columns or format != "csv" else list(DEFAULT_COLUMNS)),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    manifest_path = manifest_path_for(path)
+    manifest_path.write_text(json.dumps(asdict(manifest), indent=2) + "\n")
+    return manifest
+
+
+def manifest_path_for(path: Path) -> Path:
+    """Where the manifest of an export file is written."""
+    return path.with_name(path.name + ".manifest.json")
+
+
+def sha256(path: Path) -> str:
+    """SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
