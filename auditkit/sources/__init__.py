@@ -12,16 +12,19 @@ raw text. Nothing is dropped silently.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import ipaddress
 import json
+import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, cast, runtime_checkable
 
 import polars as pl
 
@@ -186,12 +189,15 @@ def read(path: str | Path, *, format: str | None = None, strict: bool = False) -
 
 
 def open_binary(path: Path) -> IO[bytes]:
-    """Open a file for reading bytes, transparently gunzipping ``.gz`` or gzip content."""
+    """Open a file for reading bytes, transparently gunzipping gzip content.
+
+    Closing the returned object closes the file, gzip or not.
+    """
     fh = open(path, "rb")  # noqa: SIM115 - returned to the caller
-    magic = fh.read(2)
+    if fh.read(2) == b"\x1f\x8b":
+        fh.close()
+        return cast(IO[bytes], gzip.open(path, "rb"))
     fh.seek(0)
-    if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=fh)  # type: ignore[return-value]
     return fh
 
 
@@ -229,6 +235,8 @@ def parse_timestamp(value: object) -> datetime:
         text = value.strip()
         if text.isdigit():
             return parse_timestamp(int(text))
+        if re.fullmatch(r"\d+\.\d+", text):  # epoch with a fraction, e.g. 1727776800.25
+            return parse_timestamp(float(text))
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" UTC", "+00:00"))
         except ValueError as exc:
@@ -328,31 +336,30 @@ def map_records(
     yield Batch(rows_to_frame(rows), rejects.frame())
 
 
-def iter_json_records(path: Path) -> Iterator[tuple[int | None, bytes | str, Any]]:
-    """Records of a JSON file: a JSON array, an object (yielded whole), or JSON Lines.
+Record = tuple[int | None, bytes | str, Any]
+CHUNK = 1 << 20
+_SURROGATE_RE = re.compile("[\udc80-\udcff]")
 
-    Yields ``(line_or_index, raw, obj)``. For JSON Lines ``line`` is the 1-based line
-    number; for an array it is the 0-based record index. A line that is not valid JSON
-    (or not UTF-8) is yielded with a ``ValueError`` in place of ``obj`` so the caller
-    rejects it without losing the rest of the file.
+
+def iter_json_records(path: Path) -> Iterator[Record]:
+    """Records of a JSON file: a JSON array, one (pretty-printed) object, or JSON Lines.
+
+    Yields ``(line_or_index, raw, obj)``: for JSON Lines ``line`` is the 1-based line
+    number, for an array the 0-based record index. A record that is not valid JSON (or
+    not UTF-8) is yielded with a ``ValueError`` in place of ``obj`` so the caller rejects
+    it without losing the rest of the file. Arrays are read incrementally.
     """
-    head = read_head(path, 4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"["):
-        yield from _iter_whole(path, array=True)
-        return
-    if head.startswith(b"{"):
-        # One object per line, or one (possibly pretty-printed) object in the whole file.
-        with open_binary(path) as fh:
-            first = fh.readline()
-        try:
-            json.loads(first)
-        except ValueError:
-            yield from _iter_whole(path, array=False)
-            return
-    yield from iter_json_lines(path)
+    readers = {
+        "array": iter_json_array,
+        "object": iter_json_object,
+        "lines": iter_json_lines,
+        "empty": lambda _path: iter(()),
+        "csv": iter_json_lines,
+    }
+    yield from guard(readers[layout(path)](path))
 
 
-def iter_json_lines(path: Path) -> Iterator[tuple[int | None, bytes | str, Any]]:
+def iter_json_lines(path: Path) -> Iterator[Record]:
     """JSON Lines as ``(line number, raw bytes, parsed object or ValueError)``.
 
     Blank lines are skipped.
@@ -371,55 +378,105 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int | None, bytes | str, Any]]
             yield number, stripped, obj
 
 
-def _iter_whole(path: Path, *, array: bool) -> Iterator[tuple[int | None, bytes | str, Any]]:
+def _raw(text: str) -> bytes:
+    return text[:MAX_RAW].encode("utf-8", "surrogateescape")
+
+
+def iter_json_array(path: Path) -> Iterator[Record]:
+    """The elements of a JSON array, read incrementally (0-based index, raw, object).
+
+    Memory holds one element at a time, not the file. An element with bytes that are
+    not UTF-8 is yielded with a ``ValueError``; damage that breaks the JSON syntax ends
+    the array there: the rest is yielded once, as one ``ValueError``.
+    """
+    decoder = json.JSONDecoder()
+    utf8 = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    with open_binary(path) as fh:
+        buf = utf8.decode(fh.read(CHUNK)).lstrip("\ufeff \t\r\n")
+        eof = False
+
+        def more(size: int) -> str:
+            nonlocal eof
+            data = fh.read(size)
+            if not data:
+                eof = True
+            return utf8.decode(data, final=eof)
+
+        pos = buf.index("[") + 1 if buf.startswith("[") else 0
+        index = 0
+        while True:
+            while True:
+                while pos < len(buf) and buf[pos] in " \t\r\n,":
+                    pos += 1
+                if pos < len(buf) or eof:
+                    break
+                buf, pos = buf[pos:] + more(CHUNK), 0
+            if pos >= len(buf):
+                yield index, b"", ValueError("the JSON array is not closed (file truncated?)")
+                return
+            if buf[pos] == "]":
+                return
+            size = CHUNK
+            while True:
+                try:
+                    obj, end = decoder.raw_decode(buf, pos)
+                except ValueError as exc:
+                    if eof:
+                        reason = f"not valid JSON (array truncated or damaged from here): {exc}"
+                        yield index, _raw(buf[pos:]), ValueError(reason)
+                        return
+                    buf, pos = buf[pos:] + more(size), 0
+                    size *= 2
+                    continue
+                if end == len(buf) and not eof and buf[pos] not in '{["':
+                    buf, pos = buf[pos:] + more(size), 0  # a bare number may continue
+                    continue
+                break
+            text = buf[pos:end]
+            if _SURROGATE_RE.search(text):
+                yield index, _raw(text), ValueError("not valid UTF-8")
+            else:
+                yield index, text, obj
+            index += 1
+            pos = end
+            if pos > CHUNK:
+                buf, pos = buf[pos:], 0
+
+
+def iter_json_object(path: Path) -> Iterator[Record]:
+    """A file holding one (pretty-printed) JSON object."""
     with open_binary(path) as fh:
         data = fh.read()
     try:
-        doc = json.loads(data.decode("utf-8"))
+        yield 1, data, json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise SourceError(
-            f"{path}: not valid UTF-8 at byte {exc.start}; nothing could be loaded from it.\n"
-            "Hint: re-export the file as UTF-8.",
-            path=str(path),
-        ) from exc
+        yield 1, data, ValueError(f"not valid UTF-8 at byte {exc.start}")
     except ValueError as exc:
-        # A truncated array: keep every complete record before the damage.
-        if array:
-            yield from _salvage_array(data, exc)
-            return
-        raise SourceError(
-            f"{path}: not valid JSON ({exc}); nothing could be loaded from it.",
-            path=str(path),
-        ) from exc
-    if array:
-        if not isinstance(doc, list):
-            raise SourceError(f"{path}: expected a JSON array", path=str(path))
-        for index, obj in enumerate(doc):
-            yield index, to_json(obj) or "null", obj
-    else:
-        yield None, data, doc
+        yield 1, data, ValueError(f"not valid JSON: {exc}")
 
 
-def _salvage_array(data: bytes, error: ValueError) -> Iterator[tuple[int | None, bytes | str, Any]]:
-    """Yield the complete records of a damaged JSON array, then the damaged tail as a reject."""
-    text = data.decode("utf-8", "replace")
-    decoder = json.JSONDecoder()
-    pos = text.index("[") + 1
-    index = 0
-    while True:
-        while pos < len(text) and text[pos] in " \t\r\n,":
-            pos += 1
-        if pos >= len(text) or text[pos] == "]":
-            return
-        try:
-            obj, end = decoder.raw_decode(text, pos)
-        except ValueError as exc:
-            yield (
-                index,
-                text[pos:],
-                ValueError(f"not valid JSON (file truncated or damaged): {exc}"),
-            )
-            return
-        yield index, text[pos:end], obj
-        index += 1
-        pos = end
+def guard(records: Iterator[Record]) -> Iterator[Record]:
+    """Turn a truncated or damaged gzip stream into one reject instead of a crash."""
+    try:
+        yield from records
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        reason = f"the compressed file is truncated or damaged; reading stopped here ({exc})"
+        yield None, b"", ValueError(reason)
+
+
+def layout(path: Path) -> str:
+    """``empty``, ``array``, ``object`` (one pretty-printed object), ``lines`` or ``csv``."""
+    try:
+        with open_binary(path) as fh:
+            head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+            if not head:
+                return "empty" if not fh.read(HEAD_BYTES).strip() else "lines"
+        if head.startswith(b"["):
+            return "array"
+        if head.startswith(b"{"):
+            with open_binary(path) as fh:
+                first = fh.readline().strip().lstrip(b"\xef\xbb\xbf")
+            return "object" if first == b"{" else "lines"
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise SourceError(f"{path}: cannot read the file: {exc}", path=str(path)) from exc
+    return "csv"
