@@ -7,12 +7,20 @@ audit-of-the-audit can later be added here once and apply everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from auditkit.errors import QueryError
+from auditkit.errors import NotFoundError, QueryError
+from auditkit.export import Manifest
+from auditkit.export import write as export_write
+from auditkit.filters import Context
+from auditkit.search import Query, parse
+from auditkit.store import Store
 
 NEWEST_FIRST = (["timestamp", "event_id"], [True, True])
 
@@ -108,3 +116,150 @@ def page(
         last = rows.row(rows.height - 1, named=True)
         cursor = Cursor(last["timestamp"], last["event_id"])
     return Page(rows, cursor)
+
+
+# -- the session: the one read path ---------------------------------------------------------
+
+
+class Session:
+    """The one way views read events: search, page, count, fetch one, export.
+
+    Every read goes through :meth:`scan`, so who-can-see-what rules, redaction and the
+    logging of searches and exports can be added there once and apply to the CLI, the
+    explorer, the reports and exports alike.
+
+    Args:
+        store: the event store.
+        ctx: resolves relative dates and ``user:me`` (default: now, UTC, no current user).
+        cache: keep the store in memory, sorted by time, with a dictionary index of the
+            text columns, for interactive use (explorer); otherwise every call scans the
+            Parquet files, reading only the day partitions a query's date range needs.
+    """
+
+    def __init__(self, store: Store, *, ctx: Context | None = None, cache: bool = False) -> None:
+        self.store = store
+        self.ctx = ctx or Context()
+        self._index: EventIndex | None = EventIndex(store.scan().collect()) if cache else None
+
+    # every read starts here
+    def scan(self, start: datetime | None = None, end: datetime | None = None) -> pl.LazyFrame:
+        """All events in ``[start, end)`` as a LazyFrame (the only access to stored rows)."""
+        if self._index is not None:
+            return self._index.between(start, end).lazy()
+        return self.store.scan(start, end)
+
+    def parse(self, query: str | Query | None) -> Query:
+        """A query object from text (or None: every event)."""
+        if query is None:
+            return Query()
+        return query if isinstance(query, Query) else parse(query)
+
+    def describe(self, query: str | Query | None) -> str:
+        """The query in English."""
+        return self.parse(query).describe(self.ctx)
+
+    def events(self, query: str | Query | None = None) -> pl.LazyFrame:
+        """The events a query matches (unsorted)."""
+        q = self.parse(query)
+        start, end = q.time_bounds(self.ctx)
+        if self._index is not None:
+            return self._index.select(q, self.ctx, start, end).lazy()
+        return self.scan(start, end).filter(q.expr(self.ctx))
+
+    def page(
+        self, query: str | Query | None = None, *, limit: int = 50, older: Cursor | None = None
+    ) -> Page:
+        """One newest-first page of the events a query matches."""
+        return page(self.events(query), limit=limit, older=older)
+
+    def count(self, query: str | Query | None = None) -> int:
+        """How many events a query matches."""
+        return int(self.events(query).select(pl.len()).collect().item())
+
+    def get(self, event_id: str) -> dict[str, Any]:
+        """One event as a dict.
+
+        Raises:
+            NotFoundError: when no stored event has that id.
+        """
+        rows = self.scan().filter(pl.col("event_id") == event_id).head(1).collect()
+        if rows.is_empty():
+            raise NotFoundError(f"no event with id {event_id!r} in {self.store.root}")
+        return rows.row(0, named=True)
+
+    def iter_days(self, query: str | Query | None = None) -> Iterator[pl.DataFrame]:
+        """The matching events a day at a time, newest first (flat memory for exports)."""
+        q = self.parse(query)
+        start, end = q.time_bounds(self.ctx)
+        expr = q.expr(self.ctx)
+        for day in reversed(self.store.partitions()):
+            lo = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+            hi = lo + timedelta(days=1)
+            if (start and hi <= start) or (end and lo >= end):
+                continue
+            lo, hi = max(lo, start) if start else lo, min(hi, end) if end else hi
+            rows = self.scan(lo, hi).filter(expr).collect()
+            if rows.height:
+                yield rows.sort(NEWEST_FIRST[0], descending=NEWEST_FIRST[1])
+
+    def export(
+        self,
+        query: str | Query | None,
+        path: str | Path,
+        format: str,
+        *,
+        all_columns: bool = False,
+    ) -> Manifest:
+        """Write exactly the events a query matches, newest first, with a manifest."""
+        q = self.parse(query)
+        start, end = q.time_bounds(self.ctx)
+        return export_write(
+            self.iter_days(q),
+            path,
+            format,
+            all_columns=all_columns,
+            query=q.to_text(),
+            description=q.describe(self.ctx),
+            start=start,
+            end=end,
+        )
+
+
+class EventIndex:
+    """Events held in memory sorted by time, for interactive speed.
+
+    A date range becomes a slice found by binary search instead of a scan.
+    """
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame.sort("timestamp", "event_id")
+        self._ts = self.frame.get_column("timestamp")
+
+    def _bounds(self, start: datetime | None, end: datetime | None) -> tuple[int, int]:
+        lo = 0 if start is None else int(self._ts.search_sorted(_as_utc(start), side="left"))
+        hi = (
+            self.frame.height
+            if end is None
+            else int(self._ts.search_sorted(_as_utc(end), side="left"))
+        )
+        return lo, max(lo, hi)
+
+    def between(self, start: datetime | None, end: datetime | None) -> pl.DataFrame:
+        """Rows with ``start <= timestamp < end``."""
+        lo, hi = self._bounds(start, end)
+        return self.frame.slice(lo, hi - lo)
+
+    def select(
+        self, query: Query, ctx: Context, start: datetime | None, end: datetime | None
+    ) -> pl.DataFrame:
+        """Rows of the time slice that match the query."""
+        rows = self.between(start, end)
+        if query.root == Query().root:
+            return rows
+        return rows.filter(query.expr(ctx))
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise QueryError(f"naive datetime {value!r}: pass a timezone-aware datetime")
+    return value.astimezone(UTC)
