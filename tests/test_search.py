@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from auditkit import schema
 from auditkit.errors import QueryError, SearchSyntaxError
 from auditkit.filters import Context
+from auditkit.query import EventIndex
 from auditkit.search import (
     KEYS,
     And,
@@ -438,17 +439,31 @@ def _ids(frame: pl.DataFrame) -> set[str]:
     return set(frame.get_column("event_id").to_list())
 
 
-@pytest.mark.parametrize("search_column", [False, True], ids=["columns", "_search"])
+@pytest.fixture(scope="module")
+def index(events: pl.DataFrame) -> EventIndex:
+    return EventIndex(events)
+
+
+@pytest.mark.parametrize("mode", ["columns", "_search", "index"])
 @pytest.mark.parametrize(("query", "where"), CASES, ids=[q or "<empty>" for q, _ in CASES])
 def test_query_matches_duckdb(
     query: str,
     where: str,
-    search_column: bool,
+    mode: str,
     events: pl.DataFrame,
+    index: EventIndex,
     duck: duckdb.DuckDBPyConnection,
 ) -> None:
-    frame = events.with_columns(search_column_expr()) if search_column else events
-    got = _ids(frame.filter(parse(query).expr(CTX, search_column=search_column)))
+    """Each case, evaluated three ways — expressions over each column, over the ``_search``
+    column, and through the session's in-memory index (time slice + per-distinct-value
+    predicates) — returns exactly the rows DuckDB's WHERE clause returns."""
+    q = parse(query)
+    if mode == "index":
+        got = _ids(index.select(q, CTX, *q.time_bounds(CTX)))
+    else:
+        search_column = mode == "_search"
+        frame = events.with_columns(search_column_expr()) if search_column else events
+        got = _ids(frame.filter(q.expr(CTX, search_column=search_column)))
     sql = f"SELECT event_id FROM events WHERE {expand_ft(where)}"
     expected = {row[0] for row in duck.sql(sql).fetchall()}
     assert got == expected
