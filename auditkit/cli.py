@@ -213,11 +213,14 @@ def _tail(args: argparse.Namespace) -> int:
     cursor = Cursor.parse(args.older_than) if args.older_than else None
     result = page(store.scan(), limit=args.limit, older=cursor)
     print_events(result.rows, args.output)
-    if args.output == "table":
-        if result.older:
-            print(f"\nolder: auditkit tail --store {store.root} --older-than '{result.older}'")
-        else:
-            print("\n(no older events)")
+    # With --output json/csv stdout holds only the rows; the cursor goes to stderr.
+    hint = sys.stdout if args.output == "table" else sys.stderr
+    if result.older:
+        print(
+            f"\nolder: auditkit tail --store {store.root} --older-than '{result.older}'", file=hint
+        )
+    else:
+        print("\n(no older events)", file=hint)
     return 0
 
 
@@ -342,8 +345,8 @@ def print_events(rows: pl.DataFrame, output: str) -> None:
         min(40, max(len(c), *(len(str(v or "")) for v in view.get_column(c)))) for c in view.columns
     ]
     print("  ".join(c.ljust(w) for c, w in zip(view.columns, widths, strict=True)))
-    for row in view.iter_rows():
-        cells = [str(v or "") for v in row]
+    for values in view.iter_rows():
+        cells = [str(v or "") for v in values]
         print("  ".join(_clip(c, w).ljust(w) for c, w in zip(cells, widths, strict=True)))
 
 

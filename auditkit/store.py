@@ -79,6 +79,8 @@ class Store:
     def __init__(self, root: str | Path, *, create: bool = False) -> None:
         self.root = Path(root)
         marker = self.root / "store.json"
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"{self.root}: is a file, not an auditkit store (a directory)")
         if not marker.exists():
             if not create:
                 raise StoreError(
@@ -86,24 +88,45 @@ class Store:
                     f"Hint: create one with `auditkit ingest FILE --store {self.root}` "
                     f"or `auditkit generate --events 100000 --out {self.root}`."
                 )
-            if self.root.exists() and any(self.root.iterdir()):
-                raise StoreError(
-                    f"{self.root}: the directory exists and is not empty, and is not an "
-                    "auditkit store; choose an empty or new directory."
-                )
-            self.root.mkdir(parents=True, exist_ok=True)
-            _write_atomic(marker, json.dumps({"format": FORMAT, "schema_version": SCHEMA_VERSION}))
-        else:
+            self._create()
+        try:
             meta = json.loads(marker.read_text())
-            if meta.get("format") != FORMAT:
-                raise StoreError(f"{marker}: not an auditkit store marker")
-            if meta.get("schema_version") != SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.root}: store has schema version {meta.get('schema_version')}, "
-                    f"this auditkit reads version {SCHEMA_VERSION}"
-                )
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{marker}: unreadable store marker ({exc})") from exc
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise StoreError(f"{marker}: not an auditkit store marker")
+        if meta.get("schema_version") != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.root}: store has schema version {meta.get('schema_version')}, "
+                f"this auditkit reads version {SCHEMA_VERSION}"
+            )
         for sub in ("events", "rejects", "_staging", "_journal"):
             (self.root / sub).mkdir(exist_ok=True)
+
+    def _create(self) -> None:
+        """Make an empty store; safe when several processes create the same one at once."""
+        lock = self.root / "_lock"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            had_lock = lock.exists()
+            with self._write_lock():
+                marker = self.root / "store.json"
+                if marker.exists():
+                    return  # another process created it first
+                if any(p.name != lock.name for p in self.root.iterdir()):
+                    if not had_lock:
+                        lock.unlink(missing_ok=True)  # leave a foreign directory as it was
+                    raise StoreError(
+                        f"{self.root}: the directory exists and is not empty, and is not an "
+                        "auditkit store; choose an empty or new directory."
+                    )
+                _write_atomic(
+                    marker, json.dumps({"format": FORMAT, "schema_version": SCHEMA_VERSION})
+                )
+        except StoreError:
+            raise
+        except OSError as exc:
+            raise StoreError(f"{self.root}: cannot create an event store here: {exc}") from exc
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -358,7 +381,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")  # unique: writers may race
     with open(tmp, "w") as fh:
         fh.write(text)
         fh.flush()

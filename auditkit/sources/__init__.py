@@ -139,7 +139,19 @@ def get(name: str) -> Source:
 def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
     """The first ``size`` bytes of a file, decompressed when it is gzip."""
     with open_binary(path) as fh:
-        return fh.read(size)
+        try:
+            return fh.read(size)
+        except (EOFError, zlib.error, gzip.BadGzipFile):
+            pass  # a truncated or damaged gzip file: its adapter reports the damage
+    head = b""
+    inflate = zlib.decompressobj(31)
+    with open(path, "rb") as raw:
+        while len(head) < size and (chunk := raw.read(CHUNK)):
+            try:
+                head += inflate.decompress(chunk, size - len(head))
+            except zlib.error:
+                break
+    return head
 
 
 def detect(path: Path) -> Source:

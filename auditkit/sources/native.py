@@ -11,9 +11,12 @@ bad record is rejected without losing its neighbours.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import itertools
 import json
 import re
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,15 +25,15 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from auditkit.errors import SourceError
-from auditkit.schema import ACTOR_TYPES, SCHEMA, STATUSES, conform
+from auditkit.errors import RejectedRecordError, SourceError
+from auditkit.schema import ACTOR_TYPES, SCHEMA, STATUSES, conform, empty
 from auditkit.sources import (
     Batch,
     RecordError,
     Rejects,
     iter_json_records,
-    open_binary,
     parse_timestamp,
+    read_head,
     stable_id,
     to_json,
 )
@@ -53,6 +56,7 @@ STATUS_ALIASES = {
     "pending": "pending",
     "queued": "pending",
 }
+_SNIFF_ALIASES = {"user": "actor"}
 BLOCK_BYTES = 64 << 20
 _INPUT_COLUMNS = [c for c in SCHEMA if c != "ingested_at"]
 _POLARS_SCHEMA = {c: pl.Float64 if c == "duration_ms" else pl.String for c in _INPUT_COLUMNS}
@@ -71,20 +75,32 @@ class NativeSource:
             return True
         text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
         if text[:1] in (b"{", b"["):
-            first = text.split(b"\n", 1)[0]
-            keys = set(re.findall(rb'"([A-Za-z_@]+)"\s*:', first))
-            return b"timestamp" in keys and bool(keys & {b"action", b"event_id", b"actor"})
-        header = text.split(b"\n", 1)[0].strip().decode("utf-8", "replace")
-        columns = {c.strip().strip('"') for c in header.split(",")}
-        return (
-            "timestamp" in columns
-            and "action" in columns
-            and bool(columns & {"actor", "user", "event_id"})
-        )
+            # JSON Lines: the first line is a record. A JSON array is often pretty-printed
+            # (its first line is just "["): look at the head instead.
+            first = text.split(b"\n", 1)[0] if text[:1] == b"{" else text
+            keys = {k.decode() for k in re.findall(rb'"([A-Za-z_@]+)"\s*:', first)}
+        else:
+            header = text.split(b"\n", 1)[0].strip().decode("utf-8", "replace")
+            keys = {c.strip().strip('"') for c in header.split(",")}
+        # "time" and "id" are too common in other vendors' logs to count as ours.
+        keys = {_SNIFF_ALIASES.get(k, k) for k in keys}
+        return "timestamp" in keys and "action" in keys and bool(keys & {"actor", "event_id"})
 
     def read(self, path: Path, *, strict: bool = False) -> Iterator[Batch]:
-        rejects = Rejects(path, strict=strict)
-        head = open_binary(path).read(8).lstrip(b"\xef\xbb\xbf \t\r\n")
+        for batch in self._read(path):
+            if strict and batch.rejects.height:
+                # Records are checked a block at a time (parsing first, then validation),
+                # so the first bad record of the file is the lowest line of its batch.
+                first = batch.rejects.sort("line", nulls_last=True).row(0, named=True)
+                raise RejectedRecordError(
+                    first["file"], first["line"], first["reason"], first["raw"]
+                )
+            yield batch
+
+    def _read(self, path: Path) -> Iterator[Batch]:
+        rejects = Rejects(path, strict=False)
+        # Leading blank lines (or a BOM) must not make a file with records look empty.
+        head = read_head(path).lstrip(b"\xef\xbb\xbf \t\r\n")
         if head.startswith(b"PAR1"):
             yield from _read_parquet(path, rejects)
         elif head[:1] == b"[":
@@ -94,7 +110,7 @@ class NativeSource:
         elif head[:1] == b"{":
             yield from _read_jsonl(path, rejects)
         elif not head:
-            yield Batch(conform(pl.DataFrame(schema={})), notes=[f"{path}: empty file, no events"])
+            yield Batch(empty(), notes=[f"{path}: empty file, no events"])
         else:
             yield from _read_csv(path, rejects)
 
@@ -107,7 +123,8 @@ SOURCE = NativeSource()
 
 def _read_jsonl(path: Path, rejects: Rejects) -> Iterator[Batch]:
     line = 1
-    with open_binary(path) as fh:
+    salvage = _Salvage(path)
+    with salvage.buffered() as fh:
         carry = b""
         while True:
             chunk = fh.read(BLOCK_BYTES)
@@ -125,6 +142,96 @@ def _read_jsonl(path: Path, rejects: Rejects) -> Iterator[Batch]:
             line += block.count(b"\n")
             if not chunk:
                 break
+    if salvage.damage:
+        rejects.add(line, salvage.damage, salvage.tail)
+        yield Batch(empty(), rejects.frame())
+
+
+class _Salvage(io.RawIOBase):
+    """A file's bytes (gunzipped), where a truncated or damaged gzip stream ends cleanly.
+
+    Data is passed on a whole line at a time. When decompression fails, reading ends at
+    the last complete line before the damage; ``damage`` says why, and ``tail`` holds
+    the incomplete line that was cut off, so the caller can reject it with a reason
+    instead of crashing or keeping a half-written record. (Gzip is inflated here with
+    zlib rather than :mod:`gzip`, which drops the output of a read that hits the damage.)
+    """
+
+    PIECE = 1 << 20
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        gzipped = self._file.read(2) == b"\x1f\x8b"
+        self._file.seek(0)
+        self._inflate = zlib.decompressobj(31) if gzipped else None
+        self._in_member = False  # inside a gzip member whose end has not been seen
+        self._ready = b""
+        self._pos = 0
+        self._held = b""  # bytes after the last newline seen, not passed on yet
+        self._done = False
+        self.damage: str | None = None
+        self.tail = b""
+
+    def buffered(self) -> io.BufferedReader:
+        """This stream with a buffer: ``read(n)``, ``readline()`` and friends."""
+        return io.BufferedReader(self, buffer_size=self.PIECE)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._pos >= len(self._ready) and not self._done:
+            self._fill()
+        n = min(len(buffer), len(self._ready) - self._pos)
+        buffer[:n] = self._ready[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def _fill(self) -> None:
+        chunk = self._file.read(self.PIECE)
+        data, damage = self._gunzip(chunk) if self._inflate is not None else (chunk, None)
+        if damage is None and not chunk and self._in_member:
+            damage = "the compressed file is truncated; reading stopped here"
+        if damage is None and not chunk:
+            self._done = True
+            self._ready, self._pos, self._held = self._held, 0, b""
+            return
+        data = self._held + data
+        cut = data.rfind(b"\n") + 1
+        self._ready, self._pos, self._held = data[:cut], 0, data[cut:]
+        if damage is not None:  # pass on the complete lines read so far, then stop
+            self._done, self.damage, self.tail, self._held = True, damage, self._held, b""
+
+    def _gunzip(self, chunk: bytes) -> tuple[bytes, str | None]:
+        """Inflate ``chunk``: the output, and why inflating stopped if the data is damaged."""
+        assert self._inflate is not None
+        out: list[bytes] = []
+        while chunk:
+            step, chunk = chunk[: 64 << 10], chunk[64 << 10 :]
+            self._in_member = True
+            before = self._inflate.copy()
+            try:
+                out.append(self._inflate.decompress(step))
+            except zlib.error as exc:
+                # The failed call returned nothing: inflate the step again in small
+                # pieces to keep what precedes the damage.
+                for i in range(0, len(step), 256):
+                    try:
+                        out.append(before.decompress(step[i : i + 256]))
+                    except zlib.error:
+                        break
+                reason = f"the compressed file is damaged; reading stopped here ({exc})"
+                return b"".join(out), reason
+            if self._inflate.eof:  # end of a gzip member; another may follow
+                chunk = self._inflate.unused_data + chunk
+                self._inflate = zlib.decompressobj(31)
+                self._in_member = False
+        return b"".join(out), None
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def _jsonl_block(block: bytes, first_line: int, path: Path, rejects: Rejects) -> Batch:
@@ -200,66 +307,140 @@ def _loads(raw: bytes) -> Any:
 
 
 def _read_csv(path: Path, rejects: Rejects) -> Iterator[Batch]:
-    bad: list[tuple[int | None, str, str]] = []
+    bad: list[str] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad.append(
-            (
-                row.number,
-                f"CSV row has {row.actual_columns} fields, the header has {row.expected_columns}",
-                row.text or "",
-            )
-        )
+        bad.append(row.text or "")
         return "skip"
 
-    with open_binary(path) as fh:
+    with _Salvage(path).buffered() as fh:
         header = fh.readline().decode("utf-8", "replace").lstrip("\ufeff")
-    names = [c.strip() for c in next(iter(__import__("csv").reader([header])), [])]
-    try:
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(block_size=16 << 20, use_threads=True),
-            parse_options=pacsv.ParseOptions(
-                newlines_in_values=True, invalid_row_handler=on_invalid
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=True
-            ),
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise SourceError(f"{path}: cannot read as CSV: {exc}", path=str(path)) from exc
-    row_base = 2  # line 1 is the header
-    while True:
+    names = [c.strip() for c in next(iter(csv.reader([header])), [])]
+    rejects = _CsvRejects(path, strict=rejects.strict, columns=len(names))
+    # Gzip is recognised by content (an export need not end in .gz) and read through
+    # _Salvage, so a truncated download loses only its damaged tail.
+    with open(path, "rb") as fh:
+        gzipped = fh.read(2) == b"\x1f\x8b"
+    salvage = _Salvage(path) if gzipped else None
+    stream: Any = salvage.buffered() if salvage else pa.input_stream(str(path), compression=None)
+    with stream:
         try:
-            record_batch = reader.read_next_batch()
-        except StopIteration:
-            break
-        except pa.ArrowInvalid as exc:
-            rejects.add(None, f"CSV unreadable from here on: {exc}", "")
-            break
-        frame = pl.from_arrow(record_batch)
-        assert isinstance(frame, pl.DataFrame)
-        frame = frame.rename({c: c.strip() for c in frame.columns})
-        for number, reason, raw in bad:
-            rejects.add(number, reason, raw)
-        bad.clear()
-        numbers = list(range(row_base, row_base + frame.height))
-        row_base += frame.height
-        raws = None
-        yield _finish(_from_csv_columns(frame), numbers, raws, rejects)
-    for number, reason, raw in bad:
-        rejects.add(number, reason, raw)
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(block_size=16 << 20, use_threads=True),
+                parse_options=pacsv.ParseOptions(
+                    newlines_in_values=True, invalid_row_handler=on_invalid
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names}, strings_can_be_null=True
+                ),
+            )
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise SourceError(f"{path}: cannot read as CSV: {exc}", path=str(path)) from exc
+        row_base = 0  # index of the batch's first row among the well-formed data rows
+        while True:
+            try:
+                record_batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as exc:
+                rejects.add_unnumbered(f"CSV unreadable from here on: {exc}", "")
+                break
+            frame = pl.from_arrow(record_batch)
+            assert isinstance(frame, pl.DataFrame)
+            frame = frame.rename({c: c.strip() for c in frame.columns})
+            rejects.add_malformed(bad)
+            bad.clear()
+            numbers = range(row_base, row_base + frame.height)
+            row_base += frame.height
+            yield _finish(_from_csv_columns(frame), numbers, None, rejects)
+    rejects.add_malformed(bad)
+    if salvage is not None and salvage.damage:
+        rejects.add_unnumbered(salvage.damage, salvage.tail.decode("utf-8", "replace"))
     if len(rejects):
-        yield Batch(
-            conform(
-                pl.DataFrame(
-                    schema={
-                        c: SCHEMA[c] for c in ("event_id", "timestamp", "actor", "action", "status")
-                    }
-                )
-            ),
-            rejects.frame(),
-        )
+        yield Batch(empty(), rejects.frame())
+
+
+class _CsvRejects(Rejects):
+    """Rejects of one CSV file, reported by physical line number.
+
+    pyarrow numbers neither the rows it returns nor (reading with threads) the rows it
+    skips, and blank lines, skipped rows and quoted values with newlines make a row's
+    index differ from its line. So rows are passed to :meth:`add` by their index among
+    the well-formed data rows, and the line numbers are found with one pass of the
+    ``csv`` module only when the first reject needs them (a clean file pays nothing).
+    """
+
+    def __init__(self, path: Path, *, strict: bool, columns: int) -> None:
+        super().__init__(path, strict=strict)
+        self.path = path
+        self.columns = columns
+        self._lines: list[int] | None = None  # line of each well-formed data row
+        self._malformed: list[tuple[int, str, str]] = []  # (line, reason, raw), file order
+        self._malformed_seen = 0
+
+    def add(self, line: int | None, reason: str, raw: bytes | str) -> None:
+        """Reject the well-formed data row with index ``line`` (0-based)."""
+        lines = self._index()[0] if line is not None else []
+        super().add(lines[line] if line is not None and line < len(lines) else None, reason, raw)
+
+    def add_unnumbered(self, reason: str, raw: str) -> None:
+        super().add(None, reason, raw)
+
+    def add_malformed(self, texts: list[str]) -> None:
+        """Reject rows pyarrow skipped for a wrong field count (``texts``: their raw text)."""
+        if not texts:
+            return
+        malformed = self._index()[1]
+        mine = malformed[self._malformed_seen : self._malformed_seen + len(texts)]
+        self._malformed_seen += len(texts)
+        if len(mine) == len(texts):
+            for number, reason, raw in mine:
+                super().add(number, reason, raw)
+            return
+        for text in texts:  # the two parsers disagree: keep the rows, without line numbers
+            fields = next(csv.reader([text]), [])
+            super().add(
+                None, f"CSV row has {len(fields)} fields, the header has {self.columns}", text
+            )
+
+    def _index(self) -> tuple[list[int], list[tuple[int, str, str]]]:
+        if self._lines is None:
+            self._lines, self._malformed = [], []
+            limit = csv.field_size_limit()
+            csv.field_size_limit(2**31 - 1)  # a 10 MB value is a value, not an error
+            try:
+                with _Salvage(self.path).buffered() as fh:
+                    text = io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline="")
+                    pending: list[str] = []
+
+                    def lines() -> Iterator[str]:
+                        for line in text:
+                            pending.append(line)
+                            yield line
+
+                    reader = csv.reader(lines())
+                    next(reader, None)  # the header
+                    end = reader.line_num
+                    pending.clear()
+                    for fields in reader:
+                        start, end = end + 1, reader.line_num
+                        raw = "".join(pending).rstrip("\r\n")
+                        pending.clear()
+                        if not fields:
+                            continue  # a blank line, skipped by pyarrow too
+                        if len(fields) == self.columns:
+                            self._lines.append(start)
+                        else:
+                            reason = (
+                                f"CSV row has {len(fields)} fields, the header has {self.columns}"
+                            )
+                            self._malformed.append((start, reason, raw))
+            except csv.Error:
+                self._lines, self._malformed = [], []
+            finally:
+                csv.field_size_limit(limit)
+        return self._lines, self._malformed
 
 
 def _from_csv_columns(frame: pl.DataFrame) -> pl.DataFrame:
@@ -410,6 +591,7 @@ def _finish(
     if bad.height:
         by_line = raws if raws is not None else {}
         for row in bad.iter_rows(named=True):
+            row["status"] = row["_status_raw"]  # the value as given, not its normalized form
             raw: bytes | str = (
                 by_line.get(row["_line"])
                 or to_json(
@@ -450,6 +632,17 @@ def _finish(
     return Batch(conform(frame), rejects.frame(), notes)
 
 
+def _attributes_object(text: str | None) -> dict[str, Any]:
+    """An ``attributes`` value as a dict to merge more fields into (never raises)."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"attributes": text}  # not JSON: kept as it was given
+    return value if isinstance(value, dict) else {"attributes": value}
+
+
 def _infer_actor_type() -> pl.Expr:
     actor = pl.col("actor").str.to_lowercase()
     return (
@@ -485,9 +678,7 @@ def _check_ips(frame: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
     bad = frame.filter(is_bad).select("_line", "ip_address", "attributes")
     fixed = []
     for line, value, attributes in bad.iter_rows():
-        attrs = json.loads(attributes) if attributes else {}
-        attrs = attrs if isinstance(attrs, dict) else {"attributes": attrs}
-        fixed.append((line, to_json({**attrs, "ip_address_raw": value})))
+        fixed.append((line, to_json({**_attributes_object(attributes), "ip_address_raw": value})))
     patch = pl.DataFrame(fixed, schema={"_line": pl.Int64, "_attrs": pl.String}, orient="row")
     notes.append(
         f"{bad.height} record(s) had an ip_address that is not an IP address "
@@ -549,7 +740,9 @@ def _flatten(obj: Any) -> dict[str, str | None]:
             row["resource_type"], row["resource_name"] = (kind, rest) if sep else (None, value)
         elif name in ("before", "after", "attributes"):
             row[name] = value if value is None or isinstance(value, str) else to_json(value)
-        elif name in SCHEMA and name != "ingested_at":
+        elif name == "ingested_at":
+            continue  # set by the store that keeps the event (Parquet input drops it too)
+        elif name in SCHEMA:
             if value is None:
                 row[name] = None
             elif isinstance(value, str):
@@ -564,8 +757,5 @@ def _flatten(obj: Any) -> dict[str, str | None]:
         else:
             extra[key] = value
     if extra:
-        attrs: Any = json.loads(row.get("attributes") or "{}")
-        row["attributes"] = to_json(
-            {**attrs, **extra} if isinstance(attrs, dict) else {"attributes": attrs, **extra}
-        )
+        row["attributes"] = to_json({**_attributes_object(row.get("attributes")), **extra})
     return row
