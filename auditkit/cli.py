@@ -12,10 +12,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
+from auditkit.console import print_events
 from auditkit.errors import AuditkitError
 
 EXIT_ERROR = 2
@@ -104,6 +104,22 @@ def _parser() -> argparse.ArgumentParser:
     p = command("rejects", _rejects, "show records that were rejected at ingest, with reasons")
     p.add_argument("--store", "-s", type=Path, required=True)
     p.add_argument("--limit", "-n", type=int, default=20)
+
+    p = command("validate", _validate, "check the store is well-formed and complete")
+    p.add_argument("--store", "-s", type=Path, required=True)
+    p.add_argument("--since", help="start, inclusive: YYYY-MM-DD or ISO date-time (UTC)")
+    p.add_argument("--until", help="end, exclusive; a date YYYY-MM-DD includes that whole day")
+    p.add_argument("--source", help="validate only the events of this source")
+    p.add_argument(
+        "--suite",
+        action="append",
+        choices=["well_formed", "complete"],
+        help="suite to run (repeatable; default: both)",
+    )
+    p.add_argument("--config", type=Path, help="TOML file of thresholds (see docs/validation.md)")
+    p.add_argument(
+        "--out", "-o", type=Path, help="report directory (default ./validation-<timestamp>/)"
+    )
 
     command("sources", _sources, "list the source formats (built-in and plugins)")
     command("schema", _schema, "print the canonical event schema")
@@ -228,7 +244,7 @@ def _stats(args: argparse.Namespace) -> int:
     from auditkit.store import Store
 
     store = Store(args.store)
-    summary = store_summary(store)
+    summary = store.summary()
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
         return 0
@@ -244,28 +260,6 @@ def _stats(args: argparse.Namespace) -> int:
         for name, count in counts.items():
             print(f"  {name!s:<16} {count:>12,}")
     return 0
-
-
-def store_summary(store: Any) -> dict[str, Any]:
-    """Counts and layout of a store (used by ``auditkit stats`` and the demo)."""
-    frame = store.scan()
-    overall = frame.select(
-        pl.len().alias("events"),
-        pl.col("timestamp").min().alias("first"),
-        pl.col("timestamp").max().alias("last"),
-    ).collect()
-    summary: dict[str, Any] = dict(overall.row(0, named=True))
-    for key in ("action", "status", "source", "actor_type"):
-        counts = (
-            frame.group_by(key).agg(pl.len()).sort("len", key, descending=[True, False]).collect()
-        )
-        summary["by_" + key] = {str(k): n for k, n in counts.iter_rows()}
-    files = store.files()
-    summary["partitions"] = len(store.partitions())
-    summary["files"] = len(files)
-    summary["bytes"] = sum(f.stat().st_size for f in files)
-    summary["rejects"] = store.rejects().select(pl.len()).collect().item()
-    return summary
 
 
 def _compact(args: argparse.Namespace) -> int:
@@ -290,6 +284,34 @@ def _rejects(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from auditkit.store import Store
+    from auditkit.validation import SUITES, ValidationConfig, validate
+
+    config = ValidationConfig.from_toml(args.config) if args.config else None
+    result = validate(
+        Store(args.store),
+        since=args.since,
+        until=args.until,
+        source=args.source,
+        suites=tuple(args.suite or SUITES),
+        config=config,
+    )
+    out = args.out or Path(f"validation-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "validation.json").write_text(result.to_json(), encoding="utf-8")
+        (out / "validation.html").write_text(result.to_html(), encoding="utf-8")
+    except OSError as exc:
+        print(f"auditkit: error: cannot write the report to {out}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(result.summary_table())
+    print(f"report: {out / 'validation.html'} and {out / 'validation.json'}")
+    return 0 if result.passed else 1
+
+
 def _sources(args: argparse.Namespace) -> int:
     from auditkit import sources
 
@@ -308,50 +330,6 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 # -- output -----------------------------------------------------------------------------
-
-TABLE_COLUMNS = ("timestamp", "actor", "action", "resource", "status", "ip_address")
-_STATUS_MARK = {"success": "✓", "failed": "✗", "in_progress": "…", "pending": "○"}
-
-
-def print_events(rows: pl.DataFrame, output: str) -> None:
-    if output == "json":
-        for row in rows.iter_rows(named=True):
-            print(json.dumps(row, default=str, ensure_ascii=False))
-        return
-    if output == "csv":
-        sys.stdout.write(rows.write_csv())
-        return
-    if rows.is_empty():
-        print("no events")
-        return
-    view = rows.select(
-        pl.col("timestamp").dt.strftime("%Y-%m-%d %H:%M:%S"),
-        pl.col("actor"),
-        pl.col("action"),
-        pl.concat_str(
-            pl.col("resource_type").fill_null("?"),
-            pl.coalesce("resource_name", "resource_id").fill_null(""),
-            separator=":",
-        ).alias("resource"),
-        pl.col("status")
-        .cast(pl.String)
-        .replace_strict(
-            {k: f"{v} {k}" for k, v in _STATUS_MARK.items()},
-            default=pl.col("status").cast(pl.String),
-        ),
-        pl.col("ip_address").fill_null(""),
-    )
-    widths = [
-        min(40, max(len(c), *(len(str(v or "")) for v in view.get_column(c)))) for c in view.columns
-    ]
-    print("  ".join(c.ljust(w) for c, w in zip(view.columns, widths, strict=True)))
-    for values in view.iter_rows():
-        cells = [str(v or "") for v in values]
-        print("  ".join(_clip(c, w).ljust(w) for c, w in zip(cells, widths, strict=True)))
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class _Progress:

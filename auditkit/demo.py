@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from auditkit.cli import print_events, store_summary
+from auditkit.console import print_events
 from auditkit.query import page
 from auditkit.store import Store
 
@@ -16,7 +16,7 @@ from auditkit.store import Store
 def show(root: Path, *, newest: int = 10) -> None:
     """Print a first look at a store."""
     store = Store(root)
-    summary = store_summary(store)
+    summary = store.summary()
     print(f"\nauditkit demo store: {store.root.resolve()}")
     print(
         f"{summary['events']:,} events from {summary['first']:%Y-%m-%d} "

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -181,6 +182,31 @@ class Store:
             return pl.LazyFrame(schema=schema)
         return pl.scan_parquet(files, schema=schema)
 
+    def summary(self) -> dict[str, Any]:
+        """Counts and layout: events, time span, counts by action, status, source and
+        actor type, partitions, files, bytes on disk, rejects kept."""
+        frame = self.scan()
+        overall = frame.select(
+            pl.len().alias("events"),
+            pl.col("timestamp").min().alias("first"),
+            pl.col("timestamp").max().alias("last"),
+        ).collect()
+        summary: dict[str, Any] = dict(overall.row(0, named=True))
+        for key in ("action", "status", "source", "actor_type"):
+            counts = (
+                frame.group_by(key)
+                .agg(pl.len())
+                .sort("len", key, descending=[True, False])
+                .collect()
+            )
+            summary["by_" + key] = {str(k): n for k, n in counts.iter_rows()}
+        files = self.files()
+        summary["partitions"] = len(self.partitions())
+        summary["files"] = len(files)
+        summary["bytes"] = sum(f.stat().st_size for f in files)
+        summary["rejects"] = self.rejects().select(pl.len()).collect().item()
+        return summary
+
     # -- writing ---------------------------------------------------------------
 
     def append(self, frame: pl.DataFrame, *, now: datetime | None = None) -> AppendResult:
@@ -223,9 +249,19 @@ class Store:
         if rejects.is_empty():
             return None
         stamp = _utc(now or datetime.now(UTC))
-        frame = rejects.select(list(REJECT_SCHEMA)).with_columns(
-            pl.lit(stamp).cast(SCHEMA["ingested_at"]).alias("ingested_at")
-        )
+        frame = rejects.select(list(REJECT_SCHEMA)).unique(maintain_order=True)
+        with self._write_lock():
+            # The same bad record from the same file, rejected again by a re-ingest, is
+            # kept once.
+            kept = self.rejects().select(list(REJECT_SCHEMA)).collect()
+            if kept.height:
+                frame = frame.join(kept, on=list(REJECT_SCHEMA), how="anti", nulls_equal=True)
+            if frame.is_empty():
+                return None
+            return self._write_rejects(frame, stamp)
+
+    def _write_rejects(self, frame: pl.DataFrame, stamp: datetime) -> Path:
+        frame = frame.with_columns(pl.lit(stamp).cast(SCHEMA["ingested_at"]).alias("ingested_at"))
         final = self.root / "rejects" / f"rejects-{_txid()}.parquet"
         tmp = final.with_suffix(".parquet.tmp")
         frame.write_parquet(tmp)

@@ -334,10 +334,13 @@ def test_rejects_are_kept_and_read_back(store: Store) -> None:
     path = store.add_rejects(rejects, now=NOW)
     assert path is not None and path.parent == store.root / "rejects"
     assert store.add_rejects(rejects.clear()) is None
-    store.add_rejects(rejects[:1], now=NOW + timedelta(hours=1))
+    # A re-ingest rejects the same record again: it is kept once, not twice.
+    assert store.add_rejects(rejects[:1], now=NOW + timedelta(hours=1)) is None
+    new = rejects[:1].with_columns(pl.lit("c.jsonl").alias("file"))
+    assert store.add_rejects(new, now=NOW + timedelta(hours=1)) is not None
     back = store.rejects().collect().sort("ingested_at", "file", "line")
     assert back.columns == [*REJECT_SCHEMA, "ingested_at"]
-    assert back.drop("ingested_at").rows() == [*rejects.sort("file", "line").rows(), rejects.row(0)]
+    assert back.drop("ingested_at").rows() == [*rejects.sort("file", "line").rows(), new.row(0)]
     assert back.get_column("ingested_at").to_list() == [NOW] * 3 + [NOW + timedelta(hours=1)]
     assert store.scan().collect().height == 0  # rejects are not events
 
