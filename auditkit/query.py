@@ -170,10 +170,16 @@ class Session:
         self, query: str | Query | None = None, *, limit: int = 50, older: Cursor | None = None
     ) -> Page:
         """One newest-first page of the events a query matches."""
+        if self._index is not None:
+            q = self.parse(query)
+            return self._index.page(q, self.ctx, *q.time_bounds(self.ctx), limit=limit, older=older)
         return page(self.events(query), limit=limit, older=older)
 
     def count(self, query: str | Query | None = None) -> int:
         """How many events a query matches."""
+        if self._index is not None:
+            q = self.parse(query)
+            return self._index.count(q, self.ctx, *q.time_bounds(self.ctx))
         return int(self.events(query).select(pl.len()).collect().item())
 
     def get(self, event_id: str) -> dict[str, Any]:
@@ -257,11 +263,64 @@ class EventIndex:
         self, query: Query, ctx: Context, start: datetime | None, end: datetime | None
     ) -> pl.DataFrame:
         """Rows of the time slice that match the query."""
+        rows, mask = self._match(query, ctx, start, end)
+        return rows if mask is None else rows.filter(mask)
+
+    def count(
+        self, query: Query, ctx: Context, start: datetime | None, end: datetime | None
+    ) -> int:
+        """How many rows match, without copying them."""
+        rows, mask = self._match(query, ctx, start, end)
+        return rows.height if mask is None else int(mask.sum())
+
+    def page(
+        self,
+        query: Query,
+        ctx: Context,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        limit: int,
+        older: Cursor | None,
+    ) -> Page:
+        """The newest ``limit`` matches older than ``older``, copying only those rows.
+
+        The frame is sorted oldest first, so a page is the last matches before the
+        cursor's position.
+        """
+        if limit < 1:
+            raise QueryError(f"limit must be at least 1, got {limit}")
+        if older is not None:
+            end = (
+                older.timestamp + timedelta(microseconds=1)
+                if end is None
+                else min(end, older.timestamp + timedelta(microseconds=1))
+            )
+        rows, mask = self._match(query, ctx, start, end)
+        positions = pl.int_range(rows.height, eager=True) if mask is None else mask.arg_true()
+        if older is not None:
+            stamps = rows.get_column("timestamp").gather(positions)
+            ids = rows.get_column("event_id").gather(positions)
+            keep = (stamps < older.timestamp) | (
+                (stamps == older.timestamp) & (ids < older.event_id)
+            )
+            positions = positions.filter(keep)
+        chosen = positions.tail(limit + 1).reverse()
+        page_rows = rows[chosen.head(limit)]
+        cursor = None
+        if chosen.len() > limit:
+            last = page_rows.row(page_rows.height - 1, named=True)
+            cursor = Cursor(last["timestamp"], last["event_id"])
+        return Page(page_rows, cursor)
+
+    def _match(
+        self, query: Query, ctx: Context, start: datetime | None, end: datetime | None
+    ) -> tuple[pl.DataFrame, pl.Series | None]:
         lo, hi = self._bounds(start, end)
         rows = self.frame.slice(lo, hi - lo)
         if query.root == Query().root or rows.is_empty():
-            return rows
-        return rows.filter(self._mask(query.root, ctx, rows, lo))
+            return rows, None
+        return rows, self._mask(query.root, ctx, rows, lo)
 
     def _mask(self, node: Node, ctx: Context, rows: pl.DataFrame, lo: int) -> pl.Series:
         if isinstance(node, Not):

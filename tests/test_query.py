@@ -1,0 +1,135 @@
+"""The session read path: the in-memory index answers exactly as the Parquet scan does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from auditkit import Context, Cursor, QueryError, Session, Store
+from auditkit.errors import NotFoundError
+from auditkit.generate import generate
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+CTX = Context(now=NOW, me="maria.lopez@company.com")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    events = generate(40_000, seed=11, end=NOW, days=30)
+    # Ties on timestamp make the event_id tie-break matter for paging.
+    tied = events.head(300).with_columns(pl.lit(NOW - timedelta(hours=5)).alias("timestamp"))
+    tied = tied.with_columns(pl.format("tie_{}", pl.col("event_id")).alias("event_id"))
+    store = Store(tmp_path_factory.mktemp("query") / "store", create=True)
+    store.append(pl.concat([events, tied]))
+    return store
+
+
+@pytest.fixture(scope="module")
+def sessions(store: Store) -> tuple[Session, Session]:
+    return Session(store, ctx=CTX), Session(store, ctx=CTX, cache=True)
+
+
+QUERIES = [
+    None,
+    "",
+    "status:failed",
+    "action:updated resource:notebook",
+    "-status:success date:7d",
+    "timeout OR status:pending",
+    "date:2026-10-31",
+    "(action:shared OR action:revoked) -actor_type:user",
+    "ip:10.20",
+    "date:>=2026-10-20 date:<2026-10-25 action:exported",
+    "nothing-matches-this-word",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_index_counts_and_rows_equal_the_scan(
+    sessions: tuple[Session, Session], query: str | None
+) -> None:
+    scan, memory = sessions
+    expected = set(scan.events(query).select("event_id").collect().to_series().to_list())
+    assert memory.count(query) == scan.count(query) == len(expected)
+    got = set(memory.events(query).select("event_id").collect().to_series().to_list())
+    assert got == expected
+
+
+@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize("limit", [1, 7, 250])
+def test_index_pages_equal_the_scan_pages(
+    sessions: tuple[Session, Session], query: str | None, limit: int
+) -> None:
+    scan, memory = sessions
+    seen: list[str] = []
+    cursors: tuple[Cursor | None, Cursor | None] = (None, None)
+    for _ in range(4):
+        a = scan.page(query, limit=limit, older=cursors[0])
+        b = memory.page(query, limit=limit, older=cursors[1])
+        assert a.rows.get_column("event_id").to_list() == b.rows.get_column("event_id").to_list()
+        assert a.older == b.older
+        seen += b.rows.get_column("event_id").to_list()
+        if b.older is None:
+            break
+        cursors = (a.older, b.older)
+    assert len(seen) == len(set(seen)), "pages overlap"
+    newest = (
+        scan.events(query).sort("timestamp", "event_id", descending=True).head(len(seen)).collect()
+    )
+    assert newest.get_column("event_id").to_list() == seen, "a gap or a wrong order"
+
+
+def test_paging_is_stable_when_newer_events_arrive(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s", create=True)
+    store.append(generate(2_000, seed=3, end=NOW, days=2))
+    first = Session(store, ctx=CTX).page(limit=10)
+    store.append(generate(500, seed=4, end=NOW + timedelta(days=1), days=1))
+    second = Session(store, ctx=CTX).page(limit=10, older=first.older)
+    before = (
+        Session(store, ctx=CTX)
+        .events()
+        .filter(pl.col("timestamp") <= first.rows.get_column("timestamp").min())
+    )
+    expected = before.sort("timestamp", "event_id", descending=True).collect()
+    expected = expected.filter(pl.col("event_id") != first.rows.item(-1, "event_id"))
+    expected = expected.filter(
+        ~pl.col("event_id").is_in(first.rows.get_column("event_id").implode())
+    )
+    assert second.rows.get_column("event_id").to_list() == expected.head(10)["event_id"].to_list()
+
+
+def test_cursor_text_round_trips_and_rejects_garbage() -> None:
+    cursor = Cursor(datetime(2026, 10, 31, 23, 59, 59, 123456, tzinfo=UTC), "evt_1")
+    assert Cursor.parse(str(cursor)) == cursor
+    with pytest.raises(QueryError, match="TIMESTAMP~EVENT_ID"):
+        Cursor.parse("yesterday")
+
+
+def test_get_and_describe(sessions: tuple[Session, Session]) -> None:
+    scan, memory = sessions
+    some = scan.page(limit=1).rows.row(0, named=True)
+    assert memory.get(some["event_id"]) == scan.get(some["event_id"]) == some
+    with pytest.raises(NotFoundError, match="no event with id 'nope'"):
+        memory.get("nope")
+    assert scan.describe("user:me status:failed date:7d") == (
+        "user is the current user (maria.lopez@company.com), and status is failed, "
+        "in the last 7 days"
+    )
+
+
+def test_export_has_exactly_the_query_rows_newest_first(
+    sessions: tuple[Session, Session], tmp_path: Path
+) -> None:
+    scan = sessions[0]
+    for session in sessions:
+        manifest = session.export("status:failed date:7d", tmp_path / "f.csv", "csv")
+        rows = pl.read_csv(tmp_path / "f.csv", infer_schema=False)
+        assert rows.columns == ["timestamp", "user", "action", "resource", "status", "ip_address"]
+        assert manifest.rows == rows.height == scan.count("status:failed date:7d") > 0
+        assert set(rows.get_column("status").to_list()) == {"failed"}
+        stamps = rows.get_column("timestamp").to_list()
+        assert stamps == sorted(stamps, reverse=True)
+        assert manifest.description == "status is failed, in the last 7 days"
