@@ -97,6 +97,10 @@ class SearchSyntaxError(QueryError):
         super().__init__(text)
 
 
+class GenerateError(AuditkitError, ValueError):
+    """An argument of the demo-data generator or of its file writer is invalid."""
+
+
 class NotFoundError(AuditkitError, LookupError):
     """An event, resource, report or schedule that was asked for does not exist."""
 
