@@ -26,6 +26,7 @@ demo: setup
 	rm -rf $(DEMO_STORE)
 	$(BIN)/auditkit generate --events $(DEMO_EVENTS) --seed 7 --out $(DEMO_STORE)
 	$(BIN)/python -m auditkit.demo $(DEMO_STORE)
+	$(BIN)/python -c "from auditkit.reports import demo; print('activity summary report:', demo('$(DEMO_STORE)'))"
 
 lint: setup
 	$(BIN)/ruff check auditkit tests benchmarks
@@ -40,7 +41,7 @@ pytest: setup system-deps
 test: lint typecheck pytest
 
 bench: setup
-	$(BIN)/python benchmarks/run.py
+	cd benchmarks && ../$(BIN)/python ingest.py && ../$(BIN)/python search.py && ../$(BIN)/python explorer.py && ../$(BIN)/python reports.py && ../$(BIN)/python validate.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_STORE) .pytest_cache .mypy_cache .ruff_cache

@@ -113,9 +113,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="validate only the events of this source")
     p.add_argument(
         "--suite",
-        action="append",
+        action="extend",
+        nargs="+",
         choices=["well_formed", "complete"],
-        help="suite to run (repeatable; default: both)",
+        help="suites to run (default: both)",
     )
     p.add_argument("--config", type=Path, help="TOML file of thresholds (see docs/validation.md)")
     p.add_argument(
@@ -166,6 +167,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--until", help="end, exclusive; a date YYYY-MM-DD includes that whole day")
     p.add_argument("--field", help="changes: only changes touching this field")
     p.add_argument("--rows", type=int, default=20, help="rows shown per table (default 20)")
+
+    p = command("explore", _explore, "serve the interactive explorer (Voilà) on 127.0.0.1")
+    p.add_argument("store", type=Path, help="event store directory")
+    p.add_argument("--port", type=int, help="port (default: a free one)")
+    p.add_argument("--me", help="who the 'me' user filter is (an actor id)")
+    p.add_argument("--now", help="pretend it is this ISO 8601 time (default: the clock)")
+    p.add_argument("--no-browser", action="store_true", help="only print the URL")
 
     _report_commands(sub)
     command("sources", _sources, "list the source formats (built-in and plugins)")
@@ -444,6 +452,18 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explore(args: argparse.Namespace) -> int:
+    from auditkit.widgets import serve
+
+    return serve(
+        args.store,
+        port=args.port,
+        me=args.me,
+        now=_now_arg(args.now),
+        open_browser=not args.no_browser,
+    )
+
+
 def _investigate(args: argparse.Namespace) -> int:
     import textwrap
 
@@ -585,7 +605,7 @@ def _report_commands(sub: Any) -> None:
 
 
 def _report_list(args: argparse.Namespace) -> int:
-    from auditkit.reports.runner import list_templates
+    from auditkit.reports.template import list_templates
 
     templates = list_templates(args.templates)
     if args.json:
@@ -632,9 +652,7 @@ def _report_run(args: argparse.Namespace) -> int:
             print(f"auditkit: error: -p {item!r}: expected KEY=VALUE", file=sys.stderr)
             return EXIT_ERROR
         params[key.strip()] = value
-    result = run_report(
-        args.name, params, args.out, templates=args.templates, timeout=args.timeout
-    )
+    result = run_report(args.name, params, args.out, templates=args.templates, timeout=args.timeout)
     print(f"{result.title}\n  html:     {result.html}\n  notebook: {result.notebook}")
     for path in result.attachments:
         print(f"  attached: {path}")
@@ -656,19 +674,25 @@ def _now_arg(text: str | None) -> Any:
 
 
 def _schedule_list(args: argparse.Namespace) -> int:
-    from auditkit.reports.schedule import load_schedule, upcoming
+    from auditkit.reports.schedule import load_schedule
+    from auditkit.reports.scheduler import upcoming
 
     schedule = load_schedule(args.file)
     for row in upcoming(schedule, args.state, _now_arg(args.now)):
         nxt = row["next_run"]
         when = "disabled" if nxt is None else f"next {_at(nxt, row['timezone'])}"
         print(f"{row['name']}: {row['report']}, {row['when']} ({row['timezone']}); {when}")
-        print(f"  to: {', '.join(row['recipients']) or '(nobody: rendered only)'}; "
-              f"formats: {', '.join(row['formats'])}; owner: {row['owner'] or '(none)'}")
+        print(
+            f"  to: {', '.join(row['recipients']) or '(nobody: rendered only)'}; "
+            f"formats: {', '.join(row['formats'])}; owner: {row['owner'] or '(none)'}"
+        )
         if row["last"]:
             last = row["last"]
-            print(f"  last: {last['status']} (due {last['due']}"
-                  + (f", period {last['period']}" if last.get("period") else "") + ")")
+            print(
+                f"  last: {last['status']} (due {last['due']}"
+                + (f", period {last['period']}" if last.get("period") else "")
+                + ")"
+            )
     return 0
 
 
@@ -679,7 +703,8 @@ def _at(moment: Any, tz: str) -> str:
 
 
 def _schedule_run_due(args: argparse.Namespace) -> int:
-    from auditkit.reports.schedule import load_schedule, run_due
+    from auditkit.reports.schedule import load_schedule
+    from auditkit.reports.scheduler import run_due
 
     schedule = load_schedule(args.file)
     records = run_due(schedule, args.state, now=_now_arg(args.now), only=args.entry)
@@ -689,7 +714,7 @@ def _schedule_run_due(args: argparse.Namespace) -> int:
 
 
 def _schedule_serve(args: argparse.Namespace) -> int:
-    from auditkit.reports.schedule import serve
+    from auditkit.reports.scheduler import serve
 
     serve(
         args.file,

@@ -50,7 +50,8 @@ def duckdb_seconds(path: Path, fmt: str, out: Path) -> float:
     from auditkit.schema import SCHEMA
 
     con = duckdb.connect()
-    columns = {c: _DUCK_TYPES.get(c, "VARCHAR") for c in SCHEMA if c != "ingested_at"}
+    columns = {c: _DUCK_TYPES.get(c, "VARCHAR") for c in SCHEMA}
+    columns["ingested_at"] = "TIMESTAMPTZ"
     if fmt == "jsonl":
         source = f"read_json('{path}', format='newline_delimited', columns={columns!r})"
     elif fmt == "csv":
