@@ -223,7 +223,7 @@ def _canon(value: Any) -> Any:
 
 
 def _parse(text: str | None, side: str) -> Any:
-    if text is None:
+    if text is None or not text.strip():  # a blank cell (CSV exports) means no state
         return None
     try:
         return json.loads(text, parse_constant=_reject_constant)
@@ -907,7 +907,7 @@ def _changed_fields_batch(pairs: pl.Series) -> pl.Series:
     frame = pl.DataFrame(
         {"b": pairs.struct.field("before"), "a": pairs.struct.field("after")}
     ).with_row_index("i")
-    is_null_text = {c: pl.col(c).str.strip_chars() == "null" for c in ("b", "a")}
+    is_null_text = {c: pl.col(c).str.strip_chars().is_in(["null", ""]) for c in ("b", "a")}
     frame = frame.with_columns(
         pl.when(is_null_text[c]).then(None).otherwise(pl.col(c)).alias(c) for c in ("b", "a")
     )

@@ -244,7 +244,7 @@ def test_diff_json_parses_both_sides() -> None:
     [
         ('{"title": "Report",}', "{}", "before", 1, 20),
         ("{}", '{\n  "title": "Report"\n  "owner": 1\n}', "after", 3, 3),
-        ("", "{}", "before", 1, 1),
+        ("nope", "{}", "before", 1, 1),
     ],
 )
 def test_diff_json_bad_json_names_side_and_position(
@@ -259,6 +259,14 @@ def test_diff_json_bad_json_names_side_and_position(
     assert message.startswith(f"{side} is not valid JSON")
     assert f"line {line}, column {column}" in message
     assert "^" in message and "Hint:" in message
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_blank_state_is_taken_as_absent(blank: str) -> None:
+    """CSV exports write an empty cell for "no state": a creation, not a parse error."""
+    assert diff_json(blank, '{"title": "Q2"}') == diff_json(None, '{"title": "Q2"}')
+    frame = pl.DataFrame({"before": [blank, blank], "after": ['{"title": "Q2"}', blank]})
+    assert changed_fields(frame)["changed_fields"].to_list() == [["title"], []]
 
 
 def test_diff_json_rejects_nan() -> None:

@@ -975,10 +975,7 @@ def test_garbage_parses_or_raises_search_syntax_error(text: str) -> None:
     assert parse(str(query)) == query
     query.describe(CTX)
     query.time_bounds(CTX)
-    try:
-        SMALL.filter(query.expr(CTX))
-    except QueryError as error:  # only changed: before auditkit.diff exists
-        assert "auditkit.diff" in str(error)
+    SMALL.filter(query.expr(CTX))
 
 
 @settings(max_examples=200, deadline=None)
@@ -992,10 +989,7 @@ def test_garbage_values_parse_or_raise_search_syntax_error(key: str, value: str)
         return
     assert parse(str(query)) == query
     query.describe(CTX)
-    try:
-        SMALL.filter(query.expr(CTX))
-    except QueryError as error:  # only changed: before auditkit.diff exists
-        assert "auditkit.diff" in str(error)
+    SMALL.filter(query.expr(CTX))
 
 
 def test_free_text_columns_are_the_documented_ones() -> None:
