@@ -199,16 +199,54 @@ def top_chart(
 
 def heatmap_chart(frame: pl.LazyFrame | pl.DataFrame) -> alt.Chart:
     """Volume heat map: day × hour of day."""
+    return grid_chart(heatmap_data(frame))
+
+
+def grid_chart(
+    data: pl.DataFrame, *, title: str = "Events per day and hour (UTC)", row: str = "day"
+) -> alt.Chart:
+    """A heat map of counts already aggregated per ``row`` (a date) and ``hour``.
+
+    ``data`` has columns ``row``, ``hour`` and ``events``; hours with no events are
+    drawn in grey when they are present as zero rows. A boolean ``gap`` column, when
+    present, outlines those cells in red (the windows a completeness check flagged).
+    """
     alt = _altair()
-    data = heatmap_data(frame)
-    return (
-        alt.Chart(data, title="Events per day and hour (UTC)")
-        .mark_rect()
-        .encode(
-            x=alt.X("hour:O", title="hour"),
-            y=alt.Y("day:O", title=None),
-            color=alt.Color("events:Q", scale=alt.Scale(scheme="blues")),
-            tooltip=["day:T", "hour:O", "events:Q"],
+    day = alt.Y(f"utcyearmonthdate({row}):O", title=None, axis=alt.Axis(format="%a %d %b"))
+    base = alt.Chart(data, title=title).encode(x=alt.X("hour:O", title="hour"), y=day)
+    rows = data.get_column(row).n_unique() if row in data.columns else 0
+    empty = alt.datum.events == 0
+    cells = base.mark_rect().encode(
+        color=alt.condition(
+            empty,
+            alt.value("#e0e0e0"),
+            alt.Color("events:Q", scale=alt.Scale(scheme="blues"), title="events"),
+        ),
+        tooltip=[alt.Tooltip(f"{row}:T", format="%Y-%m-%d"), "hour:O", "events:Q"],
+    )
+    layers = [cells]
+    if "gap" in data.columns:
+        layers.append(
+            base.transform_filter(alt.datum.gap).mark_rect(
+                fill=None, stroke=STATUS_COLORS["failed"], strokeWidth=2
+            )
         )
-        .properties(width=480)
+    chart = alt.layer(*layers) if len(layers) > 1 else cells
+    return chart.properties(width=480, height=alt.Step(12 if rows > 40 else 16))
+
+
+def lag_chart(data: pl.DataFrame) -> alt.Chart:
+    """Bars of how long events took to be stored: columns ``lag`` (labels in order) and
+    ``rows``."""
+    alt = _altair()
+    order = data.get_column("lag").to_list()
+    return (
+        alt.Chart(data, title="Delay between an event and its storage (ingested_at − timestamp)")
+        .mark_bar(color="#455a64")
+        .encode(
+            x=alt.X("lag:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("rows:Q", title="events"),
+            tooltip=["lag:N", "rows:Q"],
+        )
+        .properties(width=480, height=160)
     )

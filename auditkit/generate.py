@@ -1712,6 +1712,8 @@ def _chunk(plan: _Plan, c: int) -> pl.DataFrame:
 
     duration = np.exp(plan.op_mu[op] + plan.op_sigma[op] * rng.standard_normal(m)).round(3)
     duration[status >= 2] = np.nan  # still running or queued: no duration yet
+    # delivery: stored a few seconds to minutes after it happened (median 20 s, ≤ 1 h)
+    delivery_us = (np.exp(3.0 + rng.standard_normal(m)).clip(1, 3600) * 1e6).astype(np.int64)
 
     # from where: the actor's usual addresses and agents
     slot = np.where(u[11] < 0.8, 0, np.where(u[11] < 0.95, 1, 2))
@@ -1744,6 +1746,7 @@ def _chunk(plan: _Plan, c: int) -> pl.DataFrame:
         {
             "event_id": event_id,
             "timestamp": pl.Series(ts).cast(SCHEMA["timestamp"]),
+            "ingested_at": pl.Series(ts + delivery_us).cast(SCHEMA["ingested_at"]),
             "actor": plan.actor_names.gather(actor),
             "actor_type": plan.actor_types.gather(actor),
             "action": plan.op_actions.gather(op),
@@ -1836,7 +1839,9 @@ def generate(
 
     Returns:
         A frame in the canonical schema (:data:`auditkit.schema.SCHEMA`), sorted by
-        timestamp, with ``ingested_at`` null.
+        timestamp; ``ingested_at`` is when a log pipeline would have delivered each event
+        (a few seconds to minutes later, median 20 s, never more than an hour), so a
+        generated store passes ``auditkit validate``'s late-arrival check.
 
     Raises:
         GenerateError: an argument is out of range.
@@ -1905,6 +1910,7 @@ def write(frame_or_batches: pl.DataFrame | Iterable[pl.DataFrame], path: Path, f
         ``timestamp,user,action,resource,status,ip_address`` with ``resource`` as
         ``{resource_type}:{resource_name}``. ``parquet``: the canonical schema.
         ``cloudtrail``: one AWS CloudTrail record per line, derived from each event.
+        ``ingested_at`` is written null: the store sets it when the file is ingested.
 
     Args:
         frame_or_batches: a frame, or an iterable of frames (e.g. :func:`iter_generate`),
@@ -1927,7 +1933,9 @@ def write(frame_or_batches: pl.DataFrame | Iterable[pl.DataFrame], path: Path, f
     batches: Iterable[pl.DataFrame] = (
         [frame_or_batches] if isinstance(frame_or_batches, pl.DataFrame) else frame_or_batches
     )
-    conformed = (conform(b) for b in batches)
+    # An export is what a platform hands over: when auditkit stores it is not in it.
+    stored_at = pl.lit(None, SCHEMA["ingested_at"]).alias("ingested_at")
+    conformed = (conform(b).with_columns(stored_at) for b in batches)
     tmp = path.with_name(f".{path.name}.partial")
     try:
         if format == "parquet":

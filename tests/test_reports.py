@@ -13,7 +13,6 @@ import html
 import io
 import json
 import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 import pytest
+from reportpage import page
 
 from auditkit.cli import main
 from auditkit.generate import generate
@@ -47,6 +47,7 @@ TEMPLATES = (
     "auditor_export",
     "data_access",
     "failed_operations",
+    "log_completeness",
     "permission_changes",
     "user_audit",
 )
@@ -88,45 +89,6 @@ WEEK = day_range(date(2026, 9, 21), date(2026, 9, 27))
 WEEK_BEFORE = day_range(date(2026, 9, 14), date(2026, 9, 20))
 
 
-@dataclass
-class Page:
-    """A rendered report, cut into its sections."""
-
-    html: str
-    sections: dict[str, str]
-
-    def tables(self, section: str) -> list[list[list[str]]]:
-        return [
-            [
-                [_text(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
-                for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)
-            ]
-            for table in re.findall(r"<table.*?</table>", self.sections[section], re.S)
-        ]
-
-    def text(self, section: str) -> str:
-        return _text(self.sections[section])
-
-    def metric(self, name: str, section: str = "Overview") -> list[str]:
-        for row in self.tables(section)[0]:
-            if row[0] == name:
-                return row[1:]
-        raise AssertionError(f"no metric {name!r} in {section}")
-
-
-def _text(fragment: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
-
-
-def page(result: ReportResult) -> Page:
-    text = result.html.read_text()
-    parts = re.split(r'<h2 class="ak-section">(.*?)</h2>', text)
-    sections = {"": parts[0]}
-    for title, body in zip(parts[1::2], parts[2::2], strict=True):
-        sections[html.unescape(title)] = body
-    return Page(text, sections)
-
-
 RUNS: dict[str, dict[str, Any]] = {
     "activity_summary": {"period": "last week"},
     "user_audit": {"start": "2026-09-01", "end": "2026-09-27"},  # user filled in below
@@ -134,6 +96,7 @@ RUNS: dict[str, dict[str, Any]] = {
     "permission_changes": {"period": "2026-09"},
     "data_access": {"period": "last week"},  # resource filled in below
     "auditor_export": {"period": "last week", "query": "status:failed"},
+    "log_completeness": {"period": "2026-09"},
 }
 
 

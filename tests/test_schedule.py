@@ -137,6 +137,7 @@ def test_the_example_schedule_loads() -> None:
         "daily-failures",
         "quarterly-auditor-export",
         "contractor-audit",
+        "monthly-log-completeness",
     ]
     weekly = schedule.entry("weekly-activity")
     assert weekly.timezone == "Europe/Berlin" and weekly.owner == "data-platform@example.com"
@@ -147,6 +148,7 @@ def test_the_example_schedule_loads() -> None:
     assert rows[0]["next_run"] == utc(2024, 6, 17, 5)  # Monday 07:00 CEST
     assert rows[3]["next_run"] == utc(2024, 7, 1, 6)
     assert rows[4]["next_run"] is None
+    assert rows[5]["next_run"] == utc(2024, 7, 2, 4)  # the 2nd, 06:00 CEST
 
 
 BASE = """

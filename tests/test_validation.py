@@ -21,6 +21,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from reportpage import page
 
 from auditkit.cli import main
 from auditkit.errors import QueryError
@@ -40,6 +41,7 @@ from auditkit.validation import (
 
 END = datetime(2026, 11, 1, tzinfo=UTC)  # the generated window ends here (exclusive)
 NOW = END + timedelta(hours=1)
+NOW_TEXT = "2026-11-01T01:00:00Z"
 EVENTS = 80_000
 DAYS = 35  # 2026-09-27 (a Sunday) to 2026-10-31: four weeks of history before the last
 BUSY_HOUR = datetime(2026, 10, 27, 14, tzinfo=UTC)  # Tuesday afternoon of the fifth week
@@ -75,12 +77,10 @@ ALL_CHECKS = {
 
 @pytest.fixture(scope="module")
 def clean_events() -> pl.DataFrame:
-    """Generated activity, each event ingested 1–300 s after it happened."""
+    """Generated activity, each event delivered seconds to minutes after it happened."""
     from auditkit.generate import generate
 
-    frame = generate(EVENTS, seed=11, end=END, days=DAYS)
-    lag = pl.duration(seconds=pl.int_range(pl.len()) % 300 + 1)
-    return frame.with_columns((pl.col("timestamp") + lag).alias("ingested_at"))
+    return generate(EVENTS, seed=11, end=END, days=DAYS)
 
 
 @pytest.fixture(scope="module")
@@ -657,6 +657,84 @@ def test_json_and_html_reports(
 
     table = result.summary_table()
     assert "actor_not_null" in table and "FAIL" in table and "3 rows" in table
+
+
+# -- the completeness report ------------------------------------------------------------
+
+
+def test_completeness_report_of_a_clean_store_passes(clean_root: Path, tmp_path: Path) -> None:
+    from auditkit.reports import run_report
+
+    result = run_report(
+        "log_completeness",
+        {"store": str(clean_root), "start": "2026-10-26", "end": "2026-10-31", "now": NOW_TEXT},
+        tmp_path,
+    )
+
+    report = page(result)
+    assert report.text("Verdict").startswith("Verdict: PASSED: all ")
+    assert "No gaps: no hour fell below 0.2 × its baseline." in report.text("Gaps")
+    assert "No events missing" in report.text("Missing days")
+    assert "No duplicates" in report.text("Duplicates")
+    assert "No late arrivals" in report.text("Late arrivals")
+    assert "No malformed records" in report.text("Malformed records")
+    [results] = report.tables("Expectation results")
+    assert {row[0] for row in results[1:]} == {"pass"}
+    assert {row[2] for row in results[1:]} == ALL_CHECKS
+    # the heat map: one row per day, 24 hours, drawn as static SVG
+    assert report.sections["Volume by day and hour"].count("<svg") == 1
+    saved = json.loads((tmp_path / "log_completeness-attachments" / "validation.json").read_text())
+    assert saved["passed"] is True and saved["since"] == "2026-10-26T00:00:00Z"
+
+
+def test_completeness_report_shows_each_planted_defect(
+    store: Store, clean_events: pl.DataFrame, busiest_account: str, tmp_path: Path
+) -> None:
+    from auditkit.reports import run_report
+
+    delete_rows(store, pl.col("timestamp").dt.truncate("1h") == BUSY_HOUR)
+    store.append(new_ids(some_rows(clean_events, date(2026, 10, 29), busiest_account, 6), "dup"))
+    late = new_ids(some_rows(clean_events, date(2026, 10, 30), busiest_account, 9), "late")
+    arrived = datetime(2026, 10, 31, 23, tzinfo=UTC)
+    store.append(
+        late.with_columns(
+            pl.col("timestamp") + pl.duration(milliseconds=1),
+            pl.lit(arrived).cast(SCHEMA["ingested_at"]).alias("ingested_at"),
+        )
+    )
+    bad_ip = new_ids(some_rows(clean_events, date(2026, 10, 28), busiest_account, 1), "ip")
+    store.append(bad_ip.with_columns(pl.lit("10.0.0.256").alias("ip_address")))
+
+    result = run_report(
+        "log_completeness",
+        {"store": str(store.root), "start": "2026-10-26", "end": "2026-10-31", "now": NOW_TEXT},
+        tmp_path,
+    )
+
+    report = page(result)
+    verdict = report.text("Verdict")
+    assert verdict.startswith("Verdict: FAILED: ")
+    for name in ("volume_gaps", "duplicate_content", "late_arrivals", "ip_address_valid"):
+        assert name in verdict
+    [results] = report.tables("Expectation results")
+    failed = {(row[2], row[3]) for row in results[1:] if row[0] == "FAIL"}
+    assert ("duplicate_content", "all") in failed and ("ip_address_valid", "all") in failed
+    assert ("late_arrivals", f"source=native account={busiest_account}") in failed
+    [gaps] = report.tables("Gaps")
+    mine = [row for row in gaps[1:] if row[0] == f"source=native account={busiest_account}"]
+    assert [row[1:3] for row in mine] == [["2026-10-27 14:00:00", "2026-10-27 15:00:00"]]
+    assert mine[0][5] == "0"  # observed
+    [duplicates] = report.tables("Duplicates")
+    assert len(duplicates) == 1 + 6 and {row[0] for row in duplicates[1:]} == {"content"}
+    late_tables = report.tables("Late arrivals")
+    batches = late_tables[-1]
+    assert batches[1][1:3] == ["2026-10-31 23:00:00", "9"]
+    [malformed] = report.tables("Malformed records")
+    assert any("10.0.0.256" in row[2] for row in malformed[1:])
+    attached = {p.name for p in result.attachments}
+    assert {"validation.json", "validation.html", "duplicates.csv", "late_arrivals.csv"} <= attached
+    lateness = pl.read_csv(tmp_path / "log_completeness-attachments" / "late_arrivals.csv")
+    assert sorted(lateness.get_column("event_id")) == sorted(late.get_column("event_id"))
 
 
 def test_importing_validation_does_not_load_great_expectations() -> None:

@@ -320,6 +320,13 @@ class Report:
         self.attachments.append(path.name)
         return path
 
+    def attach_text(self, name: str, text: str) -> Path:
+        """Write ``text`` to a file next to the report (the runner attaches it)."""
+        path = Path(name)
+        path.write_text(text, encoding="utf-8")
+        self.attachments.append(path.name)
+        return path
+
     def export(self, path: str, format: str = "csv", *, extra: str = "") -> Any:
         """Export the report's events (AND ``extra``) with a manifest, via the read path."""
         query = self.query if not extra else self.session.parse(f"{self.query} ({extra})")
