@@ -20,7 +20,7 @@ from auditkit.console import print_events
 from auditkit.errors import AuditkitError
 
 EXIT_ERROR = 2
-INGEST_BUFFER_ROWS = 1_000_000
+INGEST_BUFFER_ROWS = 250_000
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -206,22 +206,26 @@ def _ingest(args: argparse.Namespace) -> int:
         buffer, buffered = [], 0
 
     try:
-        for path in args.paths:
-            for batch in sources.read(path, format=args.format, strict=args.strict):
-                totals["read"] += batch.events.height
-                totals["rejected"] += batch.rejects.height
-                notes.extend(batch.notes)
-                if batch.rejects.height:
-                    store.add_rejects(batch.rejects)
-                    if rejects_out:
-                        for row in batch.rejects.iter_rows(named=True):
-                            rejects_out.write(json.dumps(row, ensure_ascii=False) + "\n")
-                if batch.events.height:
-                    buffer.append(batch.events)
-                    buffered += batch.events.height
-                    if buffered >= INGEST_BUFFER_ROWS:
-                        flush()
-                progress.show(f"{totals['read']:,} events read, {totals['rejected']:,} rejected")
+        batches = (
+            batch
+            for path in args.paths
+            for batch in sources.read(path, format=args.format, strict=args.strict)
+        )
+        for batch in sources.read_ahead(batches):
+            totals["read"] += batch.events.height
+            totals["rejected"] += batch.rejects.height
+            notes.extend(batch.notes)
+            if batch.rejects.height:
+                store.add_rejects(batch.rejects)
+                if rejects_out:
+                    for row in batch.rejects.iter_rows(named=True):
+                        rejects_out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            if batch.events.height:
+                buffer.append(batch.events)
+                buffered += batch.events.height
+                if buffered >= INGEST_BUFFER_ROWS:
+                    flush()
+            progress.show(f"{totals['read']:,} events read, {totals['rejected']:,} rejected")
         flush()
     finally:
         progress.done()

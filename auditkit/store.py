@@ -240,7 +240,8 @@ class Store:
                     assert isinstance(day, date)
                     part = part.drop("_date").sort("timestamp", "event_id")
                     final = self._partition_dir(day) / f"part-{txid}.parquet"
-                    staged.append((self._stage(txid, part, final), final))
+                    # appends favour speed (level 1); compaction rewrites at level 3
+                    staged.append((self._stage(txid, part, final, level=1), final))
                 self._commit(txid, staged, remove=[])
         return AppendResult(fresh.height, total - fresh.height, tuple(f for _, f in staged))
 
@@ -322,10 +323,17 @@ class Store:
             return frame
         return frame.join(stored, on="event_id", how="anti", maintain_order="left")
 
-    def _stage(self, txid: str, part: pl.DataFrame, final: Path) -> Path:
+    def _stage(self, txid: str, part: pl.DataFrame, final: Path, *, level: int = 3) -> Path:
+        """Write ``part`` into the transaction's staging folder (zstd at ``level``)."""
         staged = self.root / "_staging" / txid / final.parent.name / final.name
         staged.parent.mkdir(parents=True, exist_ok=True)
-        part.write_parquet(staged, compression="zstd", statistics=True, row_group_size=128_000)
+        part.write_parquet(
+            staged,
+            compression="zstd",
+            compression_level=level,
+            statistics=True,
+            row_group_size=128_000,
+        )
         _fsync(staged)
         return staged
 

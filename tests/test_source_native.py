@@ -6,7 +6,7 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -905,3 +905,58 @@ def test_forcing_native_on_real_logs_keeps_or_rejects_every_record(realdata: Pat
         if got.height + rejects.height != _records_in(path):
             lost[path.name] = (got.height, rejects.height, _records_in(path))
     assert lost == {}
+
+
+@pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")], ids=["compact", "spaced"])
+def test_fast_path_is_exact_about_keys_and_value_kinds(
+    tmp_path: Path, separators: tuple[str, str]
+) -> None:
+    """Blocks read by Polars are checked byte-wise; what it would silently change (an
+    unknown key, a number or a boolean where text belongs, an escaped quote before a
+    colon inside a value) must come out as the per-record path gives it."""
+    rows = [
+        record(0),
+        record(1, details='say \\":" not a key', before='{"a": "x\\":y"}'),
+        record(2, region="eu-west-1"),  # unknown key: kept in attributes
+        record(3, actor=42),  # a number where text belongs: rejected
+        record(4, resource_name=True),  # a boolean: rejected
+        record(5, duration_ms=12.5),
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(r, separators=separators) + "\n" for r in rows))
+    events, rejects, _ = load(path)
+    assert ids(events) == ["e0", "e1", "e2", "e5"]
+    by_id = {r["event_id"]: r for r in events.iter_rows(named=True)}
+    assert by_id["e1"]["details"] == 'say \\":" not a key'
+    assert by_id["e1"]["before"] == '{"a": "x\\":y"}'
+    assert json.loads(by_id["e2"]["attributes"]) == {"region": "eu-west-1"}
+    assert by_id["e5"]["duration_ms"] == 12.5
+    assert sorted(rejects.get_column("line")) == [4, 5]
+    assert all("should be a string" in r for r in rejects.get_column("reason"))
+
+
+def test_read_ahead_keeps_order_raises_in_place_and_closes_early(make_events: Any) -> None:
+    def batches(n: int, fail_at: int | None = None) -> Iterator[sources.Batch]:
+        try:
+            for i in range(n):
+                if i == fail_at:
+                    raise SourceError(f"bad file {i}", path=f"f{i}")
+                yield sources.Batch(make_events(1, prefix=f"b{i}"))
+        finally:
+            closed.append(n)
+
+    closed: list[int] = []
+    got = [b.events.height for b in sources.read_ahead(batches(5))]
+    assert got == [1] * 5 and closed == [5]
+
+    seen = []
+    with pytest.raises(SourceError, match="bad file 3"):
+        for batch in sources.read_ahead(batches(6, fail_at=3)):
+            seen.append(batch)
+    assert len(seen) == 3  # the batches before the error arrive first
+
+    closed.clear()
+    reader = sources.read_ahead(batches(1000), depth=2)
+    next(reader)
+    reader.close()  # the caller stops early: the reader thread ends and closes its source
+    assert closed == [1000]

@@ -13,17 +13,20 @@ raw text. Nothing is dropped silently.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import gzip
 import hashlib
 import ipaddress
 import json
 import re
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
+from queue import Empty, Full, Queue
 from typing import IO, Any, Protocol, cast, runtime_checkable
 
 import polars as pl
@@ -196,8 +199,62 @@ def read(path: str | Path, *, format: str | None = None, strict: bool = False) -
         yield from source.read(file, strict=strict)
 
 
+def read_ahead(batches: Iterable[Batch], depth: int = 2) -> Iterator[Batch]:
+    """Yield ``batches`` while a background thread reads up to ``depth`` more.
+
+    Parsing (Polars, numpy) and storing (Parquet encoding) release the GIL, so on two
+    cores the next blocks are parsed while the caller writes the previous ones. An
+    error in the reader is raised here, in order, after the batches read before it;
+    when the caller stops early the reader stops at its next batch.
+    """
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        queue.put(("batch", batch), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(("done", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            queue.put(("error", exc))
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:  # a generator: close its files now, in its thread
+                close()
+
+    reader = threading.Thread(target=produce, name="auditkit-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, value = queue.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting to put
+            with contextlib.suppress(Empty):
+                queue.get(timeout=0.1)
+        reader.join()
+
+
 # ---------------------------------------------------------------------------
 # Building blocks shared by adapters
+
+
+def is_gzip(path: Path) -> bool:
+    """Whether the file holds gzip data (by its magic bytes, whatever its name)."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
 
 
 def open_binary(path: Path) -> IO[bytes]:
@@ -205,12 +262,9 @@ def open_binary(path: Path) -> IO[bytes]:
 
     Closing the returned object closes the file, gzip or not.
     """
-    fh = open(path, "rb")  # noqa: SIM115 - returned to the caller
-    if fh.read(2) == b"\x1f\x8b":
-        fh.close()
+    if is_gzip(path):
         return cast(IO[bytes], gzip.open(path, "rb"))
-    fh.seek(0)
-    return fh
+    return open(path, "rb")
 
 
 def stable_id(source: str, raw: bytes | str) -> str:

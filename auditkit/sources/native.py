@@ -15,12 +15,14 @@ import csv
 import io
 import itertools
 import json
+import os
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -31,6 +33,7 @@ from auditkit.sources import (
     Batch,
     RecordError,
     Rejects,
+    is_gzip,
     iter_json_records,
     parse_timestamp,
     read_head,
@@ -57,7 +60,7 @@ STATUS_ALIASES = {
     "queued": "pending",
 }
 _SNIFF_ALIASES = {"user": "actor"}
-BLOCK_BYTES = 64 << 20
+BLOCK_BYTES = 16 << 20  # under glibc's mmap threshold: blocks reuse memory
 _INPUT_COLUMNS = [c for c in SCHEMA if c != "ingested_at"]
 _POLARS_SCHEMA = {c: pl.Float64 if c == "duration_ms" else pl.String for c in _INPUT_COLUMNS}
 _IPV4 = r"^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
@@ -123,28 +126,44 @@ SOURCE = NativeSource()
 
 def _read_jsonl(path: Path, rejects: Rejects) -> Iterator[Batch]:
     line = 1
-    salvage = _Salvage(path)
-    with salvage.buffered() as fh:
-        carry = b""
-        while True:
-            chunk = fh.read(BLOCK_BYTES)
-            block = carry + chunk
-            if not chunk:
-                carry = b""
-            else:
-                cut = block.rfind(b"\n") + 1
-                if cut == 0:
-                    carry = block
-                    continue
-                block, carry = block[:cut], block[cut:]
-            if block.strip():
-                yield _jsonl_block(block, line, path, rejects)
-            line += block.count(b"\n")
-            if not chunk:
-                break
-    if salvage.damage:
+    salvage = _Salvage(path) if is_gzip(path) else None
+    for block in _line_blocks(path) if salvage is None else _salvaged_blocks(salvage):
+        newlines = block.count(b"\n")
+        if not block.isspace():
+            yield _jsonl_block(block, line, newlines, rejects)
+        line += newlines
+    if salvage is not None and salvage.damage:
         rejects.add(line, salvage.damage, salvage.tail)
         yield Batch(empty(), rejects.frame())
+
+
+def _line_blocks(path: Path) -> Iterator[bytes]:
+    """An uncompressed file in blocks of about :data:`BLOCK_BYTES` that end at a line end
+    (or the end of the file). The partial line after a block's last newline is read
+    again with the next block, rather than copied onto it."""
+    with open(path, "rb", buffering=0) as fh:
+        while block := fh.read(BLOCK_BYTES):
+            cut = block.rfind(b"\n") + 1
+            if len(block) == BLOCK_BYTES and 0 < cut < len(block):
+                fh.seek(cut - len(block), os.SEEK_CUR)
+                block = block[:cut]
+            elif len(block) == BLOCK_BYTES and cut == 0:  # one line longer than a block
+                block += fh.readline()
+            yield block
+
+
+def _salvaged_blocks(salvage: _Salvage) -> Iterator[bytes]:
+    """A gzipped file's lines, in blocks, up to any damage (see :class:`_Salvage`)."""
+    with salvage.buffered() as fh:
+        carry = b""
+        while chunk := fh.read(BLOCK_BYTES):
+            block = carry + chunk
+            cut = block.rfind(b"\n") + 1
+            block, carry = block[:cut], block[cut:]
+            if block:
+                yield block
+        if carry:
+            yield carry
 
 
 class _Salvage(io.RawIOBase):
@@ -234,9 +253,9 @@ class _Salvage(io.RawIOBase):
         super().close()
 
 
-def _jsonl_block(block: bytes, first_line: int, path: Path, rejects: Rejects) -> Batch:
+def _jsonl_block(block: bytes, first_line: int, newlines: int, rejects: Rejects) -> Batch:
     frame = _parse_flat_block(block)
-    newlines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+    newlines += 0 if block.endswith(b"\n") else 1
     if frame is not None and frame.height == newlines:
         # One record per line, no blank lines: line numbers follow from row numbers and
         # raw lines are only split out if some row needs one.
@@ -254,29 +273,48 @@ def _parse_flat_block(block: bytes) -> pl.DataFrame | None:
     """Parse a block of flat JSON Lines with known keys, or None if it is anything else.
 
     Polars' reader is fast but, given a schema, ignores unknown keys and turns numbers
-    into strings. So the block is accepted only if counting key separators in the raw
-    bytes proves every key was a known column holding a string, a null, or (for
-    ``duration_ms``) a number. Escaped quotes inside strings appear as ``\\"`` and are
-    subtracted. Anything unusual falls back to the record-by-record path.
+    into strings. So the block is accepted only if the raw bytes prove that every key was
+    a known column holding a string, a null, or (for ``duration_ms``) a number: each key
+    ends with ``":`` (not ``\\":``, which is inside a string), and the byte after it
+    says the value's kind. Anything unusual falls back to the record-by-record path.
     """
     try:
         frame = pl.read_ndjson(block, schema=_POLARS_SCHEMA)
     except pl.exceptions.ComputeError:
         return None
-
-    escapes = b"\\" in block
-
-    def occurrences(token: bytes) -> int:
-        return block.count(token) - (block.count(b"\\" + token) if escapes else 0)
-
-    keys = occurrences(b'":')
-    strings = occurrences(b'":"')
-    nulls = occurrences(b'":null')
-    numbers = frame.height - frame.get_column("duration_ms").null_count()
+    kinds = _value_kinds(block)
+    if kinds is None:
+        return None
+    strings, _nulls, numbers = kinds
+    # Every non-null value in the bytes is in the frame (so every key was a known one),
+    # and the only numbers are durations.
     values = sum(frame.height - n for n in frame.null_count().row(0))
-    if keys == strings + nulls + numbers and values == strings + numbers:
-        return frame
-    return None
+    durations = frame.height - frame.get_column("duration_ms").null_count()
+    return frame if values == strings + numbers and numbers == durations else None
+
+
+_QUOTE, _COLON, _BACKSLASH = ord('"'), ord(":"), ord("\\")
+_NUMBER_START = np.zeros(256, dtype=bool)
+_NUMBER_START[[*b"-0123456789"]] = True
+
+
+def _value_kinds(block: bytes) -> tuple[int, int, int] | None:
+    """How many keys of ``block`` hold a string, a null and a number, in one vectorized
+    pass; None when some key holds anything else (an object, a list, a boolean)."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    colons = np.flatnonzero(data[1:-1] == _COLON) + 1  # a key's colon has a byte after it
+    colons = colons[data[colons - 1] == _QUOTE]
+    escaped = (colons >= 2) & (data[np.maximum(colons - 2, 0)] == _BACKSLASH)
+    colons = colons[~escaped]
+    after = data[colons + 1]
+    spaced = np.flatnonzero(after == ord(" "))  # ": " as Python's json.dumps writes it
+    after[spaced] = data[np.minimum(colons[spaced] + 2, data.size - 1)]
+    strings = int(np.count_nonzero(after == _QUOTE))
+    nulls = int(np.count_nonzero(after == ord("n")))
+    numbers = int(np.count_nonzero(_NUMBER_START[after]))
+    if strings + nulls + numbers != colons.size:
+        return None
+    return strings, nulls, numbers
 
 
 class _LazyLines:
@@ -319,9 +357,7 @@ def _read_csv(path: Path, rejects: Rejects) -> Iterator[Batch]:
     rejects = _CsvRejects(path, strict=rejects.strict, columns=len(names))
     # Gzip is recognised by content (an export need not end in .gz) and read through
     # _Salvage, so a truncated download loses only its damaged tail.
-    with open(path, "rb") as fh:
-        gzipped = fh.read(2) == b"\x1f\x8b"
-    salvage = _Salvage(path) if gzipped else None
+    salvage = _Salvage(path) if is_gzip(path) else None
     stream: Any = salvage.buffered() if salvage else pa.input_stream(str(path), compression=None)
     with stream:
         try:
