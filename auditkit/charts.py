@@ -92,20 +92,37 @@ def failures_data(frame: pl.LazyFrame | pl.DataFrame, interval: str | None = Non
 
 
 def top_data(frame: pl.LazyFrame | pl.DataFrame, column: str, n: int = 10) -> pl.DataFrame:
-    """The ``n`` most frequent values of a column with their counts (ties broken by value)."""
+    """The ``n`` most frequent values of a column with their counts (ties broken by value).
+
+    ``resource`` is ``type:name`` (the id where there is no name); it is counted per
+    (type, name) first and labelled after, so a million rows build a few thousand labels.
+    """
     if column == "resource":
-        key = pl.concat_str(
-            pl.col("resource_type").fill_null("?"),
-            pl.coalesce("resource_name", "resource_id").fill_null(""),
-            separator=":",
+        name = pl.coalesce("resource_name", "resource_id")
+        counts = (
+            frame.lazy()
+            .group_by(pl.col("resource_type").cast(pl.String), name.alias("_name"))
+            .agg(pl.len().alias("events"))
+            .select(
+                pl.concat_str(
+                    pl.col("resource_type").fill_null("?"),
+                    pl.col("_name").fill_null(""),
+                    separator=":",
+                ).alias(column),
+                "events",
+            )
+            .group_by(column)  # two (type, name) pairs may print alike
+            .agg(pl.col("events").sum())
         )
     else:
-        key = pl.col(column)
+        counts = (
+            frame.lazy()
+            .filter(pl.col(column).is_not_null())
+            .group_by(column)
+            .agg(pl.len().alias("events"))
+        )
     return (
-        frame.lazy()
-        .filter(key.is_not_null())
-        .group_by(key.alias(column))
-        .agg(pl.len().alias("events"))
+        counts.filter(pl.col(column).is_not_null())
         .sort(["events", column], descending=[True, False])
         .head(n)
         .collect()

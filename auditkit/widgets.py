@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import webbrowser
 from collections.abc import Callable, Iterator
@@ -508,6 +509,7 @@ _CSS = f"""<style>
 .auditkit-explorer .ak-table th, .auditkit-explorer .ak-table td {{
   border-bottom: 1px solid #eaeef2; padding: 2px 8px; text-align: left; vertical-align: top; }}
 .auditkit-explorer .ak-charts {{ display: flex; flex-wrap: wrap; gap: 12px 28px; }}
+.auditkit-explorer .ak-updating {{ opacity: 0.45; transition: opacity 0.2s; }}
 </style>"""
 
 _CHARTS_TAB = 1  # tabs: Events, Charts, Export
@@ -580,7 +582,11 @@ class Explorer:
         self.chart_svgs: dict[str, str] = {}
         self.manifest: Manifest | None = None
         self.error: Exception | None = None
-        self._charts_for: Query | None = None
+        self._charts_for: Query | None = None  # the query the charts shown were drawn for
+        self._charts_wanted: Query | None = None  # the query the latest request was for
+        self._charts_generation = 0
+        self._charts_done = threading.Event()
+        self._charts_pool: Any = None
         self._newer: list[Page] = []  # newer pages already shown; the last is the next newer
         self._holding = 0
 
@@ -633,7 +639,7 @@ class Explorer:
         self._show(page)
         self.summary.value = summary_html(count, self.description)
         if self.tabs.selected_index == _CHARTS_TAB:
-            self.show_charts()
+            self.show_charts(wait=False)
 
     def older(self) -> None:
         """Show the next page of older events."""
@@ -682,23 +688,64 @@ class Explorer:
         if self.investigation is not None:
             self.clear(search=self.investigation.query)
 
-    def show_charts(self) -> None:
-        """Draw the charts for the active query (once per query)."""
-        if self._charts_for == self.query:
+    def show_charts(self, *, wait: bool = True) -> None:
+        """Draw the charts for the active query (once per query).
+
+        The controls call this with ``wait=False``: the table and count have already
+        answered, and the charts are aggregated and rendered in a background thread
+        (vl-convert takes ~0.1 s per chart), replacing the previous ones when ready,
+        unless a newer query has been asked for meanwhile. :meth:`wait_for_charts`
+        waits for them.
+        """
+        if self._charts_wanted == self.query:  # drawn, or being drawn
+            if wait:
+                self._charts_done.wait()
             return
-        built = build_charts(self.session.events(self.query).collect())
-        self.chart_data = {name: chart.data for name, chart in built.items()}
-        self.chart_svgs = {name: chart_svg(chart) for name, chart in built.items()}
-        self._charts_for = self.query
+        query, count, description = self.query, self.count, self.description
+        self._charts_wanted = query
+        self._charts_generation += 1
+        generation = self._charts_generation
+        self._charts_done.clear()
+        if self.charts.value and self._charts_for is not None:
+            self.charts.add_class("ak-updating")
+        if self._charts_pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._charts_pool = ThreadPoolExecutor(1, thread_name_prefix="auditkit-charts")
+        future = self._charts_pool.submit(self._draw_charts, query, count, description, generation)
+        if wait:
+            future.result()
+
+    def wait_for_charts(self, timeout: float | None = 60.0) -> bool:
+        """Wait until the charts of the latest query are drawn; False on timeout."""
+        return self._charts_done.wait(timeout)
+
+    def _draw_charts(self, query: Query, count: int, description: str, generation: int) -> None:
+        if generation != self._charts_generation:
+            return  # a newer query was asked for before this one started
+        try:
+            built = build_charts(self.session.events(query).collect())
+            data = {name: chart.data for name, chart in built.items()}
+            svgs = {name: chart_svg(chart) for name, chart in built.items()}
+        except Exception as exc:  # shown in the panel; the table is unaffected
+            if generation == self._charts_generation:
+                self.charts.value = error_html(exc)
+                self.charts.remove_class("ak-updating")
+                self._charts_done.set()
+            return
+        if generation != self._charts_generation:
+            return
+        self.chart_data, self.chart_svgs, self._charts_for = data, svgs, query
         self.charts.value = (
-            f'<p style="color:#57606a">{self.count:,} events · {html.escape(self.description)}'
+            f'<p style="color:#57606a">{count:,} events · {html.escape(description)}'
             '</p><div class="ak-charts">'
             + "".join(
-                f'<div class="ak-chart ak-chart-{name}">{svg}</div>'
-                for name, svg in self.chart_svgs.items()
+                f'<div class="ak-chart ak-chart-{name}">{svg}</div>' for name, svg in svgs.items()
             )
             + "</div>"
         )
+        self.charts.remove_class("ak-updating")
+        self._charts_done.set()
 
     def export(self, path: str | Path | None = None, format: str | None = None) -> Manifest:
         """Write the active query's events to a file (with a manifest) and say where.
@@ -979,7 +1026,7 @@ class Explorer:
 
     def _tab_changed(self, change: dict[str, Any]) -> None:
         if change["new"] == _CHARTS_TAB:
-            self.show_charts()
+            self.show_charts(wait=False)
 
     def _export_clicked(self, _: Any) -> None:
         with suppress(AuditkitError, OSError):  # shown in export_status

@@ -124,15 +124,25 @@ def cases(frame: pl.DataFrame, now_sql: str) -> list[Case]:
     ]  # fmt: skip
 
 
-def measure(ex: Explorer, case: Case, repeat: int) -> float:
-    """Median seconds of ``case.act`` over ``repeat`` runs, each after its setup."""
+def measure(ex: Explorer, case: Case, repeat: int, *, charts: bool = False) -> float:
+    """Median seconds of ``case.act`` over ``repeat`` runs, each after its setup; with
+    ``charts``, until the charts the act asked for are drawn too."""
+
+    def act() -> None:
+        case.act(ex)
+        if charts:
+            ex.wait_for_charts()
+
     case.setup(ex)
-    case.act(ex)  # warm-up
+    ex.wait_for_charts(0 if not charts else 60)
+    act()  # warm-up
     times = []
     for _ in range(repeat):
         case.setup(ex)
+        if charts:
+            ex.wait_for_charts()
         started = time.perf_counter()
-        case.act(ex)
+        act()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -214,6 +224,7 @@ def main() -> None:
         load = time.perf_counter() - started
         started = time.perf_counter()
         ex.tabs.selected_index = _CHARTS_TAB
+        ex.wait_for_charts()
         first_charts = time.perf_counter() - started
         ex.tabs.selected_index = 0
         all_cases = cases(ex.session.scan().collect(), now_sql)
@@ -229,12 +240,14 @@ def main() -> None:
             matched = ex.count
             duck = duck_time(con, case, ex, args.repeat)
             ex.tabs.selected_index = _CHARTS_TAB
-            charted = measure(ex, case, max(1, args.repeat // 2))
+            answered = measure(ex, case, args.repeat)
+            charted = measure(ex, case, max(1, args.repeat // 2), charts=True)
             ex.tabs.selected_index = 0
-            verdict = "yes" if plain < target else "**no**"
+            ex.wait_for_charts()
+            verdict = "yes" if max(plain, answered) < target else "**no**"
             rows.append([
-                f"{n:,}", case.name, f"{matched:,}", ms(plain), ms(charted), ms(duck),
-                f"{duck / plain:.2f}", verdict,
+                f"{n:,}", case.name, f"{matched:,}", ms(plain), ms(answered), ms(charted),
+                ms(duck), f"{duck / plain:.2f}", verdict,
             ])  # fmt: skip
             print(rows[-1], file=sys.stderr, flush=True)
         con.close()
@@ -253,19 +266,22 @@ def main() -> None:
         f"Machine: {machine()}. Median of {args.repeat} runs after a warm-up (with charts: "
         f"{max(1, args.repeat // 2)}), in ms, of the handler the click or keystroke runs, "
         "driven headlessly (`benchmarks/explorer.py`). *Events tab*: the table, count and "
-        "description update; *Charts tab*: the same, plus the four charts re-aggregated in "
-        "Polars and rendered to SVG by vl-convert (searches and facets only; paging and "
-        "opening an event reuse them). DuckDB computes the same page of 25 rows and the "
-        "count by SQL on the events in memory; its event ids and count agree with the "
-        "explorer's for every row. Ratio = DuckDB ÷ explorer (> 1: the explorer is faster). "
-        "Target: under 250 ms at 1M events, under 1 s at 10M (Events tab).\n\n"
+        "description update. *Charts tab, answered*: the same with the Charts tab showing; "
+        "the handler hands the charts to a background thread and returns. *Charts tab, "
+        "charts drawn*: until the four charts are re-aggregated in Polars and rendered to "
+        "SVG by vl-convert (searches and facets only; paging and opening an event reuse "
+        "them). DuckDB computes the same page of 25 rows and the count by SQL on the "
+        "events in memory; its event ids and count agree with the explorer's for every "
+        "row. Ratio = DuckDB ÷ explorer, Events tab (> 1: the explorer is faster). Target: "
+        "under 250 ms at 1M events, under 1 s at 10M (both *answered* columns).\n\n"
         + table(
             [
                 "events",
                 "interaction",
                 "events matched",
                 "explorer, Events tab",
-                "explorer, Charts tab",
+                "Charts tab, answered",
+                "Charts tab, charts drawn",
                 "DuckDB page + count",
                 "DuckDB ÷ explorer",
                 "within target",

@@ -435,6 +435,7 @@ def test_charts_follow_the_active_filter_when_their_tab_is_shown(
     ex.search.value = "resource_type:pipeline"
     assert ex.chart_data == {}, "charts wait until their tab is shown"
     ex.tabs.selected_index = 1
+    assert ex.wait_for_charts(), "the charts are drawn in a background thread"
     data = ex.chart_data
     assert set(data) == {"volume", "failures", "users", "resources"}
     assert data["volume"].get_column("events").sum() == ex.count
@@ -450,10 +451,22 @@ def test_charts_follow_the_active_filter_when_their_tab_is_shown(
     assert ex.charts.value.count("<svg") == 4
     # a new search redraws them while the tab is shown; paging reuses them
     ex.search.value = "resource_type:pipeline status:failed"
+    assert ex.wait_for_charts()
     assert ex.chart_data["volume"].get_column("events").sum() == failed
     drawn = ex.chart_data
     ex.older_button.click()
     assert ex.chart_data is drawn
+
+
+def test_charts_show_the_latest_query_when_searches_come_fast(ex: Explorer, ref: Session) -> None:
+    ex.tabs.selected_index = 1
+    for text in ("status:failed", "resource_type:pipeline", "action:deleted", "status:pending"):
+        ex.search.value = text  # each answers at once; charts of older queries are dropped
+    assert ex.count == ref.count("status:pending")
+    assert ex.wait_for_charts()
+    assert ex.chart_data["volume"].get_column("events").sum() == ref.count("status:pending")
+    assert "status is pending" in ex.charts.value
+    assert "ak-updating" not in ex.charts._dom_classes
 
 
 def test_export_writes_the_current_result_and_says_where(
