@@ -352,19 +352,16 @@ class Rejects:
 
 def rows_to_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     """Canonical events from mapped row dicts (keys are schema columns; missing → null)."""
-    columns = {name: [row.get(name) for row in rows] for name in SCHEMA if name != "ingested_at"}
-    frame = pl.DataFrame(
-        {
-            name: pl.Series(name, values, dtype=_build_dtype(name), strict=False)
-            for name, values in columns.items()
-        }
-    )
-    return conform(frame)
+    return conform(pl.from_dicts(rows, schema=_BUILD_SCHEMA, strict=False))
 
 
 def _build_dtype(name: str) -> pl.DataType:
     dtype = SCHEMA[name]
     return pl.String() if isinstance(dtype, pl.Enum) else dtype
+
+
+#: What adapters' row dicts are read as (enums as text, checked by ``conform``).
+_BUILD_SCHEMA = {name: _build_dtype(name) for name in SCHEMA if name != "ingested_at"}
 
 
 def map_records(
