@@ -263,15 +263,15 @@ class EventIndex:
         self, query: Query, ctx: Context, start: datetime | None, end: datetime | None
     ) -> pl.DataFrame:
         """Rows of the time slice that match the query."""
-        rows, mask = self._match(query, ctx, start, end)
-        return rows if mask is None else rows.filter(mask)
+        rows, positions = self._match(query, ctx, start, end)
+        return rows if positions is None else rows[positions]
 
     def count(
         self, query: Query, ctx: Context, start: datetime | None, end: datetime | None
     ) -> int:
         """How many rows match, without copying them."""
-        rows, mask = self._match(query, ctx, start, end)
-        return rows.height if mask is None else int(mask.sum())
+        rows, positions = self._match(query, ctx, start, end)
+        return rows.height if positions is None else positions.len()
 
     def page(
         self,
@@ -296,8 +296,9 @@ class EventIndex:
                 if end is None
                 else min(end, older.timestamp + timedelta(microseconds=1))
             )
-        rows, mask = self._match(query, ctx, start, end)
-        positions = pl.int_range(rows.height, eager=True) if mask is None else mask.arg_true()
+        rows, positions = self._match(query, ctx, start, end)
+        if positions is None:
+            positions = pl.int_range(rows.height, dtype=pl.UInt32, eager=True)
         if older is not None:
             stamps = rows.get_column("timestamp").gather(positions)
             ids = rows.get_column("event_id").gather(positions)
@@ -316,32 +317,48 @@ class EventIndex:
     def _match(
         self, query: Query, ctx: Context, start: datetime | None, end: datetime | None
     ) -> tuple[pl.DataFrame, pl.Series | None]:
+        """The time slice, and the ascending positions in it of the rows that match
+        (None: every row)."""
         lo, hi = self._bounds(start, end)
         rows = self.frame.slice(lo, hi - lo)
         if query.root == Query().root or rows.is_empty():
             return rows, None
-        return rows, self._mask(query.root, ctx, rows, lo)
+        return rows, self._positions(query.root, ctx, rows, lo, None)
 
-    def _mask(self, node: Node, ctx: Context, rows: pl.DataFrame, lo: int) -> pl.Series:
+    def _positions(
+        self, node: Node, ctx: Context, rows: pl.DataFrame, lo: int, among: pl.Series | None
+    ) -> pl.Series:
+        """Ascending positions (in ``rows``) of the rows ``among`` (None: all) matching
+        ``node``. The terms of an AND narrow one after another, so after a selective
+        first term the others look at a few rows instead of the whole slice."""
+        if isinstance(node, And):
+            for child in node.children:
+                among = self._positions(child, ctx, rows, lo, among)
+                if among.is_empty():
+                    break
+            return among if among is not None else _all_positions(rows.height)
+        if isinstance(node, Or):
+            found = [self._positions(child, ctx, rows, lo, among) for child in node.children]
+            if not found:
+                return pl.Series(dtype=pl.UInt32)
+            return pl.concat(found).unique().sort() if len(found) > 1 else found[0]
         if isinstance(node, Not):
-            return ~self._mask(node.child, ctx, rows, lo)
-        if isinstance(node, And | Or):
-            masks = [self._mask(child, ctx, rows, lo) for child in node.children]
-            if not masks:
-                return pl.repeat(isinstance(node, And), rows.height, eager=True)
-            combined = masks[0]
-            for mask in masks[1:]:
-                combined = combined & mask if isinstance(node, And) else combined | mask
-            return combined
+            every = among if among is not None else _all_positions(rows.height)
+            excluded = self._positions(node.child, ctx, rows, lo, among)
+            return every.filter(~every.is_in(excluded.implode()))
         predicates = column_predicates(node, ctx)
+        hits: pl.Series | None = None
         if predicates is None:
-            return rows.select(Query(node).expr(ctx)).to_series()
-        out: pl.Series | None = None
-        for column, expr in predicates:
-            hits = self._dictionary(column).mask(expr, lo, rows.height)
-            if hits is not None:
-                out = hits if out is None else out | hits
-        return out if out is not None else pl.repeat(False, rows.height, eager=True)
+            subset = rows if among is None else rows[among]
+            hits = subset.select(Query(node).expr(ctx)).to_series()
+        else:
+            for column, expr in predicates:
+                matched = self._dictionary(column).hits(expr, lo, rows.height, among)
+                if matched is not None:
+                    hits = matched if hits is None else hits | matched
+        if hits is None:
+            return pl.Series(dtype=pl.UInt32)
+        return hits.arg_true().cast(pl.UInt32) if among is None else among.filter(hits)
 
     def _dictionary(self, column: str) -> _Dictionary:
         if column not in self._dictionaries:
@@ -349,26 +366,70 @@ class EventIndex:
         return self._dictionaries[column]
 
 
+#: Value tests each column's dictionary remembers.
+_REMEMBERED = 64
+
+
+def _all_positions(n: int) -> pl.Series:
+    return pl.int_range(n, dtype=pl.UInt32, eager=True)
+
+
 class _Dictionary:
     """A column's distinct values and, per row, the code of its value."""
 
     def __init__(self, values: pl.Series) -> None:
+        self.column = values
         categorical = values.cast(pl.Categorical)
         self.codes = categorical.to_physical()
         distinct = categorical.unique().drop_nulls()
         self.value_codes = distinct.to_physical()
         self.values = distinct.cast(pl.String).to_frame(values.name)
         self.size = int(self.codes.max() or 0) + 1  # type: ignore[arg-type]
+        self._remembered: dict[bytes, pl.Series | None] = {}
 
-    def mask(self, expr: pl.Expr, offset: int, length: int) -> pl.Series | None:
-        """Rows ``offset … offset+length`` whose value satisfies ``expr`` (None: no value does)."""
-        hits = self.values.select(expr).to_series()
-        if not hits.any():
+    def _matching_codes(self, expr: pl.Expr) -> pl.Series | None:
+        """The codes of the distinct values satisfying ``expr`` (None: no value does),
+        remembered for the last :data:`_REMEMBERED` tests (an analyst refines a search
+        term by term, so most tests repeat)."""
+        try:
+            key: bytes | None = expr.meta.serialize()
+        except pl.exceptions.ComputeError:  # a Python function inside: test every time
+            key = None
+        if key is not None and key in self._remembered:
+            return self._remembered[key]
+        matched = self.values.select(expr).to_series()
+        wanted = self.value_codes.filter(matched) if matched.any() else None
+        if key is None:
+            return wanted
+        if len(self._remembered) >= _REMEMBERED:
+            self._remembered.pop(next(iter(self._remembered)))
+        self._remembered[key] = wanted
+        return wanted
+
+    def hits(
+        self, expr: pl.Expr, offset: int, length: int, among: pl.Series | None
+    ) -> pl.Series | None:
+        """Whether each row satisfies ``expr``: rows ``offset … offset+length``, or only
+        the positions ``among`` in them; None when no value does.
+
+        The test runs once per distinct value, or on the rows themselves when fewer rows
+        than distinct values are asked about (after a selective term of an AND).
+        """
+        if among is not None and among.len() < self.values.height:
+            rows = self.column.gather(among.cast(pl.Int64) + offset).to_frame()
+            return rows.select(expr).to_series()
+        wanted = self._matching_codes(expr)
+        if wanted is None:
             return None
-        lookup = pl.repeat(False, self.size, eager=True).scatter(
-            self.value_codes.filter(hits), True
+        codes = (
+            self.codes.slice(offset, length)
+            if among is None
+            else self.codes.gather(among.cast(pl.Int64) + offset)
         )
-        return lookup.gather(self.codes.slice(offset, length)).fill_null(False)
+        if wanted.len() == 1:  # one value (user:alice, status:failed): compare codes
+            return (codes == wanted.item()).fill_null(False)
+        lookup = pl.repeat(False, self.size, eager=True).scatter(wanted, True)
+        return lookup.gather(codes).fill_null(False)
 
 
 def _as_utc(value: datetime) -> datetime:
