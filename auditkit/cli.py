@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("auditkit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `auditkit search … | head`: the reader has seen enough
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the exit flush does not fail again
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -585,7 +590,9 @@ def _report_commands(sub: Any) -> None:
     p.add_argument(
         "-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="a parameter"
     )
-    p.add_argument("--out", "-o", type=Path, default=Path("."), help="output directory")
+    p.add_argument(
+        "--out", "-o", type=Path, default=Path("."), help="output directory (default: .)"
+    )
     p.add_argument("--templates", type=Path, help="an extra directory of report templates")
     p.add_argument("--timeout", type=float, help="seconds one cell may run (default: no limit)")
 

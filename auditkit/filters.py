@@ -344,7 +344,8 @@ def _require_me(ctx: Context) -> str:
     if ctx.me is None:
         raise QueryError(
             "the current user is not known: Context.me is None\n"
-            "Hint: pass Context(me='alice@company.com') with the signed-in user's actor id."
+            "Hint: say who 'me' is: --me alice@company.com on the command line, "
+            "me=alice@company.com for a report, or Context(me='alice@company.com') in Python."
         )
     return ctx.me
 

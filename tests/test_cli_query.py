@@ -349,3 +349,24 @@ def test_investigate_argument_errors(store: Path, capsys: pytest.CaptureFixture[
     assert code == 2 and "--field applies only to `investigate changes`" in err
     code, _, err = run(capsys, "investigate", "failures", "--store", store, "--since", "someday")
     assert code == 2 and "bad --since 'someday'" in err
+
+
+def test_output_cut_short_by_a_pipe_is_not_an_error(tmp_path: Path) -> None:
+    """`auditkit search … | head -1`: the reader leaves early; no traceback, exit 0."""
+    import subprocess
+    import sys
+
+    from auditkit.generate import generate
+
+    Store(tmp_path / "big", create=True).append(generate(20_000, seed=5))
+    command = [sys.executable, "-m", "auditkit.cli", "search", "--store", str(tmp_path / "big")]
+    command += ["-n", "20000", ""]  # about 2 MB of table: far more than a pipe holds
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()  # what head does after its line
+        errors = proc.stderr.read().decode()
+        status = proc.wait(timeout=60)
+    assert first.startswith(b"filters applied:")
+    assert "Traceback" not in errors and "BrokenPipe" not in errors, errors
+    assert status == 0
