@@ -150,7 +150,7 @@ def test_bad_values_name_the_value_and_the_valid_ones(make: object, says: str) -
 
 def test_current_user_needs_me() -> None:
     flt = CurrentUser()
-    with pytest.raises(QueryError, match=r"Hint: pass Context\(me="):
+    with pytest.raises(QueryError, match=r"Hint: say who .me. is: --me .* Context\(me="):
         flt.expr(Context(now=NOW))
     assert flt.describe(Context(now=NOW)) == "user is the current user"
     assert flt.describe() == "user is the current user"
