@@ -56,6 +56,19 @@ class Manifest:
     created_at: str
 
 
+#: The event columns :func:`default_view` reads.
+DEFAULT_VIEW_COLUMNS: tuple[str, ...] = (
+    "timestamp",
+    "actor",
+    "action",
+    "resource_type",
+    "resource_name",
+    "resource_id",
+    "status",
+    "ip_address",
+)
+
+
 def default_view() -> list[pl.Expr]:
     """The default export columns as expressions over canonical events."""
     return [

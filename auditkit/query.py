@@ -7,7 +7,7 @@ audit-of-the-audit can later be added here once and apply everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,13 +16,14 @@ from typing import Any
 import polars as pl
 
 from auditkit.errors import NotFoundError, QueryError
-from auditkit.export import Manifest
+from auditkit.export import DEFAULT_VIEW_COLUMNS, Manifest
 from auditkit.export import write as export_write
 from auditkit.filters import Context
 from auditkit.search import And, Node, Not, Or, Query, column_predicates, parse
 from auditkit.store import Store
 
 NEWEST_FIRST = (["timestamp", "event_id"], [True, True])
+_EXPORT_SLICE = 200_000  # rows per chunk an in-memory export hands to the writer
 
 
 @dataclass(frozen=True, order=True)
@@ -193,20 +194,31 @@ class Session:
             raise NotFoundError(f"no event with id {event_id!r} in {self.store.root}")
         return rows.row(0, named=True)
 
-    def iter_days(self, query: str | Query | None = None) -> Iterator[pl.DataFrame]:
-        """The matching events a day at a time, newest first (flat memory for exports)."""
+    def iter_days(
+        self, query: str | Query | None = None, *, columns: Sequence[str] | None = None
+    ) -> Iterator[pl.DataFrame]:
+        """The matching events newest first, in chunks: a day at a time from the store
+        (flat memory for exports), or slices of the in-memory index; only ``columns``
+        (and the sort keys) when given."""
         q = self.parse(query)
         start, end = q.time_bounds(self.ctx)
-        expr = q.expr(self.ctx)
+        keep = None if columns is None else list(dict.fromkeys([*columns, *NEWEST_FIRST[0]]))
+        if self._index is not None:  # in memory already, sorted oldest first
+            found = self._index.select(q, self.ctx, start, end)
+            found = (found if keep is None else found.select(keep)).reverse()
+            yield from found.iter_slices(_EXPORT_SLICE)
+            return
         for day in reversed(self.store.partitions()):
             lo = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
             hi = lo + timedelta(days=1)
             if (start and hi <= start) or (end and lo >= end):
                 continue
             lo, hi = max(lo, start) if start else lo, min(hi, end) if end else hi
-            rows = self.scan(lo, hi).filter(expr).collect()
+            scan = self.scan(lo, hi).filter(q.expr(self.ctx))
+            rows = (scan if keep is None else scan.select(keep)).collect()
+            rows = rows.sort(NEWEST_FIRST[0], descending=NEWEST_FIRST[1])
             if rows.height:
-                yield rows.sort(NEWEST_FIRST[0], descending=NEWEST_FIRST[1])
+                yield rows
 
     def export(
         self,
@@ -219,8 +231,9 @@ class Session:
         """Write exactly the events a query matches, newest first, with a manifest."""
         q = self.parse(query)
         start, end = q.time_bounds(self.ctx)
+        needed = None if all_columns or format != "csv" else DEFAULT_VIEW_COLUMNS
         return export_write(
-            self.iter_days(q),
+            self.iter_days(q, columns=needed),
             path,
             format,
             all_columns=all_columns,
