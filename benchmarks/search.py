@@ -27,11 +27,9 @@ import polars as pl
 from common import BIN, DATA, machine, run_child, table, timed, write_section
 
 from auditkit import Context, Session, Store
+from auditkit.search import free_text_columns
 
-FREE_TEXT = (
-    "actor", "action", "operation", "resource_type", "resource_name", "resource_id",
-    "ip_address", "details", "error_message",
-)  # fmt: skip
+FREE_TEXT = free_text_columns()  # what a free word is matched against
 
 
 def ensure_store(n: int) -> Path:
