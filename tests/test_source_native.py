@@ -13,6 +13,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditkit import sources
 from auditkit.errors import RejectedRecordError, SourceError
@@ -960,3 +962,23 @@ def test_read_ahead_keeps_order_raises_in_place_and_closes_early(make_events: An
     next(reader)
     reader.close()  # the caller stops early: the reader thread ends and closes its source
     assert closed == [1000]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=12)), min_size=1, max_size=6))
+def test_stable_ids_encoded_by_polars_equal_the_python_encoding(values: list[str | None]) -> None:
+    """Rows without an id get the hash of their fields as JSON; Polars encodes text fields
+    for speed, and must give the same bytes (hence ids) as ``to_json``."""
+    frame = pl.DataFrame(
+        {
+            "event_id": [None if i % 2 == 0 else f"e{i}" for i in range(len(values))],
+            "actor": values,
+            "details": list(reversed(values)),
+            "_line": list(range(len(values))),
+        },
+        schema={"event_id": pl.String, "actor": pl.String, "details": pl.String, "_line": pl.Int64},
+    )
+    vectorized = native._fill_stable_ids(frame, None)
+    per_row = native._fill_stable_ids(frame, {})  # no raw lines: encoded row by row
+    assert vectorized.equals(per_row)
+    assert vectorized.get_column("event_id").null_count() == 0

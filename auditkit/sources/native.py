@@ -640,32 +640,39 @@ def _finish(
     notes: list[str] = []
     frame = _check_ips(frame, notes)
     if frame.get_column("event_id").null_count():
-        by_line = raws if raws is not None else {}
-        ids = [
-            eid
-            if eid is not None
-            else stable_id(
-                NAME,
-                by_line.get(line)
-                or to_json(
-                    {k: v for k, v in zip(frame.columns, row, strict=True) if not k.startswith("_")}
-                )
-                or "",
-            )
-            for eid, line, row in zip(
-                frame.get_column("event_id"),
-                frame.get_column("_line"),
-                frame.iter_rows(),
-                strict=True,
-            )
-        ]
-        frame = frame.with_columns(event_id=pl.Series(ids, dtype=pl.String))
+        frame = _fill_stable_ids(frame, raws)
     frame = frame.with_columns(
         timestamp=pl.col("_ts"),
         duration_ms=pl.col("_dur"),
         source=pl.col("source").fill_null(NAME),
     ).select([c for c in _INPUT_COLUMNS])
     return Batch(conform(frame), rejects.frame(), notes)
+
+
+def _fill_stable_ids(
+    frame: pl.DataFrame, raws: _LazyLines | dict[int, bytes | str] | None
+) -> pl.DataFrame:
+    """Give rows without an ``event_id`` the stable hash of their record: its raw line
+    when known, else its fields as compact JSON (encoded by Polars when every field is
+    text, which gives the same bytes as :func:`auditkit.sources.to_json`)."""
+    fields = [c for c in frame.columns if not c.startswith("_")]
+    missing = frame.get_column("event_id").is_null()
+    rows = frame.filter(missing)
+    if raws is None and all(rows.schema[c] in (pl.String(), pl.Null()) for c in fields):
+        texts: list[bytes | str | None] = (
+            rows.select(pl.struct(fields).struct.json_encode()).to_series().to_list()
+        )
+    else:
+        by_line = raws if raws is not None else {}
+        texts = [
+            by_line.get(line) or to_json(dict(zip(fields, values, strict=True)))
+            for line, values in zip(
+                rows.get_column("_line"), rows.select(fields).iter_rows(), strict=True
+            )
+        ]
+    ids = pl.Series([stable_id(NAME, text or "") for text in texts], dtype=pl.String)
+    filled = frame.get_column("event_id").scatter(missing.arg_true(), ids)
+    return frame.with_columns(event_id=filled)
 
 
 def _attributes_object(text: str | None) -> dict[str, Any]:
