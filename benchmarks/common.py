@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -23,8 +24,10 @@ README = HERE / "README.md"
 BIN = Path(sys.executable).parent
 
 
-def run_child(cmd: Sequence[str]) -> tuple[float, int]:
-    """Run a command; return (wall seconds, peak RSS in bytes of that child)."""
+def run_measured(cmd: Sequence[str]) -> tuple[float, float, int]:
+    """Run a command; return (wall seconds, CPU seconds (user + system) of the child and
+    its children, peak RSS in bytes). CPU time barely moves when other jobs share the
+    machine; wall time does."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -32,7 +35,25 @@ def run_child(cmd: Sequence[str]) -> tuple[float, int]:
     if os.waitstatus_to_exitcode(status) != 0:
         err = proc.stderr.read().decode() if proc.stderr else ""
         raise RuntimeError(f"{' '.join(cmd)} failed: {err[-2000:]}")
-    return seconds, usage.ru_maxrss * 1024
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+
+
+def run_child(cmd: Sequence[str]) -> tuple[float, int]:
+    """Run a command; return (wall seconds, peak RSS in bytes of that child)."""
+    seconds, _, peak = run_measured(cmd)
+    return seconds, peak
+
+
+def generated_store(n: int) -> Path:
+    """The generated store of ``n`` events (seed 3) that the search and explorer
+    benchmarks share, made on first use."""
+    path = DATA / f"store-{n}"
+    if not (path / "store.json").exists():
+        shutil.rmtree(path, ignore_errors=True)
+        DATA.mkdir(parents=True, exist_ok=True)
+        run_child([str(BIN / "auditkit"), "generate", "--events", str(n), "--seed", "3",
+                   "--out", str(path)])  # fmt: skip
+    return path
 
 
 def timed(func: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import gc
 import resource
-import shutil
 import statistics
 import sys
 import time
@@ -27,11 +26,10 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import duckdb
 import polars as pl
-from common import BIN, DATA, machine, run_child, table, write_section
+from common import generated_store, machine, table, write_section
 
 from auditkit import Store
 from auditkit.widgets import Explorer
@@ -43,17 +41,6 @@ FREE_TEXT = (
     "ip_address", "details", "error_message",
 )  # fmt: skip
 _CHARTS_TAB = 1
-
-
-def ensure_store(n: int) -> Path:
-    """The generated store of ``n`` events (shared with benchmarks/search.py)."""
-    path = DATA / f"store-{n}"
-    if not (path / "store.json").exists():
-        shutil.rmtree(path, ignore_errors=True)
-        DATA.mkdir(parents=True, exist_ok=True)
-        run_child([str(BIN / "auditkit"), "generate", "--events", str(n), "--seed", "3",
-                   "--out", str(path)])  # fmt: skip
-    return path
 
 
 @dataclass
@@ -214,7 +201,7 @@ def main() -> None:
     rows: list[list[str]] = []
     notes: list[str] = []
     for n in args.sizes:
-        path = ensure_store(n)
+        path = generated_store(n)
         store = Store(path)
         now = store.scan().select(pl.col("timestamp").max()).collect().item()
         now = now.replace(microsecond=0) + timedelta(seconds=1)

@@ -24,22 +24,12 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from common import BIN, DATA, machine, run_child, table, timed, write_section
+from common import generated_store, machine, table, timed, write_section
 
 from auditkit import Context, Session, Store
 from auditkit.search import free_text_columns
 
 FREE_TEXT = free_text_columns()  # what a free word is matched against
-
-
-def ensure_store(n: int) -> Path:
-    path = DATA / f"store-{n}"
-    if not (path / "store.json").exists():
-        shutil.rmtree(path, ignore_errors=True)
-        DATA.mkdir(parents=True, exist_ok=True)
-        run_child([str(BIN / "auditkit"), "generate", "--events", str(n), "--seed", "3",
-                   "--out", str(path)])  # fmt: skip
-    return path
 
 
 def cases(store: Store, now_sql: str) -> list[tuple[str, str, str]]:
@@ -149,7 +139,7 @@ def main() -> None:
     rows: list[list[str]] = []
     notes: list[str] = []
     for n in args.sizes:
-        path = ensure_store(n)
+        path = generated_store(n)
         store = Store(path)
         now = store.scan().select(pl.col("timestamp").max()).collect().item()
         ctx = Context(now=now)

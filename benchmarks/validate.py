@@ -31,7 +31,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import BIN, DATA, machine, table, write_section
+from common import BIN, DATA, machine, run_measured, table, write_section
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 IPV4 = (
@@ -262,24 +262,11 @@ def auditkit_counts(report: Path) -> dict[str, int]:
     return {c["name"]: c["bad_count"] for c in data["checks"] if c["name"] in CHECKS}
 
 
-def run_timed(cmd: list[str]) -> tuple[float, float, int]:
-    """Like common.run_child, plus the CPU seconds (user + system) of the child and its
-    children: unlike wall time, it barely moves when other jobs share the machine."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        raise RuntimeError(f"{' '.join(cmd)} failed: {err[-2000:]}")
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
-
-
 Measured = tuple[float, float, int]  # median wall s, median CPU s, max peak RSS bytes
 
 
 def measure(cmd: list[str], repeat: int) -> Measured:
-    runs = [run_timed(cmd) for _ in range(repeat)]
+    runs = [run_measured(cmd) for _ in range(repeat)]
     return (
         statistics.median(r[0] for r in runs),
         statistics.median(r[1] for r in runs),
