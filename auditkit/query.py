@@ -19,7 +19,7 @@ from auditkit.errors import NotFoundError, QueryError
 from auditkit.export import DEFAULT_VIEW_COLUMNS, Manifest
 from auditkit.export import write as export_write
 from auditkit.filters import Context
-from auditkit.search import And, Node, Not, Or, Query, column_predicates, parse
+from auditkit.search import And, Node, Not, Or, Query, Term, column_predicates, parse
 from auditkit.store import Store
 
 NEWEST_FIRST = (["timestamp", "event_id"], [True, True])
@@ -334,9 +334,10 @@ class EventIndex:
         (None: every row)."""
         lo, hi = self._bounds(start, end)
         rows = self.frame.slice(lo, hi - lo)
-        if query.root == Query().root or rows.is_empty():
+        root = _beyond_the_slice(query.root, ctx, start, end)
+        if root is None or rows.is_empty():
             return rows, None
-        return rows, self._positions(query.root, ctx, rows, lo, None)
+        return rows, self._positions(root, ctx, rows, lo, None)
 
     def _positions(
         self, node: Node, ctx: Context, rows: pl.DataFrame, lo: int, among: pl.Series | None
@@ -377,6 +378,30 @@ class EventIndex:
         if column not in self._dictionaries:
             self._dictionaries[column] = _Dictionary(self.frame.get_column(column))
         return self._dictionaries[column]
+
+
+def _beyond_the_slice(
+    node: Node, ctx: Context, start: datetime | None, end: datetime | None
+) -> Node | None:
+    """``node`` without its top-level ``date:`` terms that every row of the time slice
+    ``[start, end)`` already satisfies (None: nothing is left to test). ``date:7d`` alone
+    is then a slice, not a test of every row in it and a copy of them all."""
+    children = node.children if isinstance(node, And) else (node,)
+    kept = tuple(child for child in children if not _covers(child, ctx, start, end))
+    if not kept:
+        return None
+    if len(kept) == len(children):
+        return node
+    return kept[0] if len(kept) == 1 else And(kept)
+
+
+def _covers(node: Node, ctx: Context, start: datetime | None, end: datetime | None) -> bool:
+    if not (isinstance(node, Term) and node.key == "date" and len(node.values) == 1):
+        return False
+    low, high = Query(node).time_bounds(ctx)  # one range: exactly what the term keeps
+    return (low is None or (start is not None and low <= start)) and (
+        high is None or (end is not None and end <= high)
+    )
 
 
 #: Value tests each column's dictionary remembers.
