@@ -483,7 +483,12 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         if "first-seen" in line:
             break
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=30)
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:  # fail this test alone, leaving no process behind
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError("serve did not stop within 30 s of SIGTERM:\n" + out) from None
     assert proc.returncode == 0, "".join(lines) + out
     assert "received SIGTERM" in out and out.rstrip().endswith("stopped")
     runs = json.loads(state.read_text())["entries"]["weekly-activity"]["runs"]

@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import json
 import os
+import select
 import signal
 import threading
 import time as _time
@@ -466,25 +467,36 @@ def serve(
     Returns:
         The number of rounds run.
     """
-    stop = threading.Event()
     now = clock or (lambda: datetime.now(UTC))
-    pause = wait or stop.wait
+    # The handler only records the signal and writes a byte to a pipe the pause waits
+    # on: taking a lock or printing inside a handler can deadlock the thread it
+    # interrupted (an Event's lock, stdout's buffer).
+    stopping: list[int] = []
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+
+    def sleep_until_woken(seconds: float) -> bool:
+        ready, _, _ = select.select([wake_read], [], [], seconds)
+        return bool(ready)
+
+    pause = wait or sleep_until_woken
     previous: dict[signal.Signals, Any] = {}
 
     def handler(signum: int, frame: Any) -> None:
-        log(f"received {signal.Signals(signum).name}; stopping after the current run")
-        stop.set()
+        stopping.append(signum)
+        with contextlib.suppress(OSError):
+            os.write(wake_write, b"\0")
 
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, handler)
     source = Path(path)
-    schedule = load_schedule(source)
-    stamp = source.stat().st_mtime
     rounds = 0
-    log(f"serving {len(schedule.entries)} schedule entries from {source} (state {state_path})")
     try:
-        while not stop.is_set():
+        schedule = load_schedule(source)
+        stamp = source.stat().st_mtime
+        log(f"serving {len(schedule.entries)} schedule entries from {source} (state {state_path})")
+        while not stopping:
             if source.stat().st_mtime != stamp:
                 stamp = source.stat().st_mtime
                 try:
@@ -502,9 +514,14 @@ def serve(
             if upcoming_runs:
                 # wake just after the next due time (the state is keyed by due times)
                 delay = min(poll, max(0.0, (min(upcoming_runs) - moment).total_seconds()) + 0.5)
-            pause(max(delay, 0.01))
+            if not stopping:
+                pause(max(delay, 0.01))
+        if stopping:
+            log(f"received {signal.Signals(stopping[0]).name}; stopped after the current run")
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+        os.close(wake_read)
+        os.close(wake_write)
     log("stopped")
     return rounds
