@@ -37,8 +37,8 @@ def _altair() -> Any:
     return alt
 
 
-def pick_interval(frame: pl.LazyFrame | pl.DataFrame) -> str:
-    """A bucket size giving at most a few hundred buckets over the frame's time span."""
+def pick_interval(frame: pl.LazyFrame | pl.DataFrame, max_buckets: int = _MAX_BUCKETS) -> str:
+    """A bucket size giving at most ``max_buckets`` buckets over the frame's time span."""
     span = (
         frame.lazy()
         .select((pl.col("timestamp").max() - pl.col("timestamp").min()).alias("span"))
@@ -55,7 +55,7 @@ def pick_interval(frame: pl.LazyFrame | pl.DataFrame) -> str:
         ("1d", timedelta(days=1)),
         ("1w", timedelta(weeks=1)),
     ):
-        if span / size <= _MAX_BUCKETS:
+        if span / size <= max_buckets:
             return interval
     return "1mo"
 

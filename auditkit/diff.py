@@ -87,6 +87,17 @@ class DiffError(AuditkitError, ValueError):
         self.position = position
         self.reason = reason or message
 
+    def located(self, where: str) -> DiffError:
+        """The same error with ``where`` (e.g. ``"event 'evt_1': "``) before its message."""
+        return DiffError(
+            where + str(self),
+            side=self.side,
+            line=self.line,
+            column=self.column,
+            position=self.position,
+            reason=self.reason,
+        )
+
 
 ChangeKind = Literal["added", "removed", "changed", "type_changed", "list_changed"]
 PathPart = str | int
@@ -815,14 +826,7 @@ def details(event: dict[str, Any]) -> EventDetails:
         changes = diff_json(event.get("before"), event.get("after"))
         attributes = _parse(event.get("attributes"), "attributes")
     except DiffError as exc:
-        raise DiffError(
-            where + str(exc),
-            side=exc.side,
-            line=exc.line,
-            column=exc.column,
-            position=exc.position,
-            reason=exc.reason,
-        ) from None
+        raise exc.located(where) from None
     if attributes is None:
         attributes = {}
     if not isinstance(attributes, dict):

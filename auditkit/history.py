@@ -265,14 +265,7 @@ def event_changes(event_id: str, before: str | None, after: str | None) -> list[
     try:
         return diff_json(before, after)
     except DiffError as exc:
-        raise DiffError(
-            f"event {event_id!r}: {exc}",
-            side=exc.side,
-            line=exc.line,
-            column=exc.column,
-            position=exc.position,
-            reason=exc.reason,
-        ) from None
+        raise exc.located(f"event {event_id!r}: ") from None
 
 
 def changes_text(changes: list[Change]) -> str:

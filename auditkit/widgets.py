@@ -391,25 +391,11 @@ def export_html(manifest: Manifest, path: Path) -> str:
 
 #: Most time buckets a chart draws (fewer bars render faster and read better).
 MAX_CHART_BUCKETS = 120
-_INTERVALS = (
-    ("1m", timedelta(minutes=1)),
-    ("10m", timedelta(minutes=10)),
-    ("1h", timedelta(hours=1)),
-    ("6h", timedelta(hours=6)),
-    ("1d", timedelta(days=1)),
-    ("1w", timedelta(weeks=1)),
-)
 
 
 def chart_interval(rows: pl.DataFrame) -> str:
     """A bucket size giving at most :data:`MAX_CHART_BUCKETS` buckets over the rows' span."""
-    span = rows.select(pl.col("timestamp").max() - pl.col("timestamp").min()).item()
-    if span is None:
-        return "1h"
-    for interval, size in _INTERVALS:
-        if span / size <= MAX_CHART_BUCKETS:
-            return interval
-    return "1mo"
+    return charts.pick_interval(rows, MAX_CHART_BUCKETS)
 
 
 def build_charts(rows: pl.DataFrame) -> dict[str, alt.Chart]:
