@@ -209,3 +209,49 @@ def _check_vocabularies(frame: pl.DataFrame) -> None:
             ),
             bad_values=bad,
         )
+
+
+_HEX4 = "[0-9a-fA-F]{1,4}"
+#: An IPv4 address, exactly (no leading zeros, each octet 0–255).
+IPV4_PATTERN = (
+    r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+    r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"
+)
+#: IPv6 addresses written in hex groups (full, or with one ``::``). Every match is a
+#: valid address; forms it leaves out (an IPv4 tail, a ``%zone``) are checked by
+#: :mod:`ipaddress` instead.
+IPV6_PATTERN = (
+    "^(?:"
+    + "|".join(
+        [
+            f"(?:{_HEX4}:){{7}}{_HEX4}",
+            f"(?:{_HEX4}:){{1,7}}:",
+            f"(?:{_HEX4}:){{1,6}}:{_HEX4}",
+            *(f"(?:{_HEX4}:){{1,{6 - k}}}(?::{_HEX4}){{{k + 1}}}" for k in range(1, 6)),
+            f":(?::{_HEX4}){{1,7}}",
+            "::",
+        ]
+    )
+    + ")$"
+)
+
+
+def invalid_ips(values: pl.Series) -> list[str]:
+    """The distinct values of ``values`` that are not IP addresses.
+
+    The common forms are recognised by two exact patterns over the distinct values, in
+    Polars; only what neither matches goes through :mod:`ipaddress`.
+    """
+    import ipaddress
+
+    distinct = values.drop_nulls().unique()
+    odd = distinct.filter(
+        ~(distinct.str.contains(IPV4_PATTERN) | distinct.str.contains(IPV6_PATTERN))
+    )
+    invalid = []
+    for value in odd.to_list():
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            invalid.append(value)
+    return invalid

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import ipaddress
 import json
 import threading
 import time
@@ -38,7 +37,7 @@ from typing import Any
 import polars as pl
 
 from auditkit.errors import AuditkitError, MissingDependencyError, QueryError, SchemaError
-from auditkit.schema import ACTIONS, ACTOR_TYPES, REQUIRED, SCHEMA, STATUSES
+from auditkit.schema import ACTIONS, ACTOR_TYPES, REQUIRED, SCHEMA, STATUSES, invalid_ips
 from auditkit.store import Store
 
 __all__ = [
@@ -67,10 +66,6 @@ _UTC = pl.Datetime("us", "UTC")
 _RELAXED: dict[str, pl.DataType] = {
     c: pl.String() if isinstance(t, pl.Enum) else t for c, t in SCHEMA.items()
 }
-_IPV4 = (
-    r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
-    r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"
-)
 _WEEK = timedelta(weeks=1)
 _LAG_BUCKETS: tuple[tuple[str, float | None], ...] = (
     ("negative (ingested before the timestamp)", 0.0),
@@ -1398,9 +1393,9 @@ def _window_frame(
 ) -> pl.DataFrame:
     """One window's rows with the columns the expectations need.
 
-    What is slow in pandas is computed here, on distinct values: IP validity (an exact
-    IPv4 regex, then :mod:`ipaddress` for the rest) and JSON validity (Polars' parser,
-    then :mod:`json` for what it refuses). The id reaches pandas as its length in bytes,
+    What is slow in pandas is computed here, on distinct values: IP validity
+    (:func:`~auditkit.schema.invalid_ips`) and JSON validity (Polars' parser, then
+    :mod:`json` for what it refuses). The id reaches pandas as its length in bytes,
     null exactly when the id is null: hashing a million id strings costs
     great-expectations seconds per window, and uniqueness is checked globally in Polars.
     """
@@ -1408,7 +1403,7 @@ def _window_frame(
     ts = pl.col("timestamp")
     return frame.with_columns(
         pl.col("event_id").str.len_bytes().alias("_event_id_bytes"),
-        _none_of("ip_address", _invalid_ips(frame.get_column("ip_address"))),
+        _none_of("ip_address", invalid_ips(frame.get_column("ip_address"))),
         *[_none_of(c, _invalid_json(frame.get_column(c))) for c in ("before", "after")],
         (ts.dt.date() == pl.col("_partition")).fill_null(True).alias("_in_partition"),
     )
@@ -1418,13 +1413,6 @@ def _none_of(column: str, bad: list[str]) -> pl.Expr:
     """``_{column}_ok``: true unless the value is one of ``bad`` (nothing to do if none)."""
     ok = ~pl.col(column).is_in(bad).fill_null(False) if bad else pl.lit(True)
     return ok.alias(f"_{column}_ok")
-
-
-def _invalid_ips(values: pl.Series) -> list[str]:
-    """The distinct values that are not IP addresses: an exact IPv4 regex first, then
-    :mod:`ipaddress` for the rest (IPv6, and anything malformed)."""
-    distinct = values.drop_nulls().unique()
-    return [v for v in distinct.filter(~distinct.str.contains(_IPV4)) if not _is_ip(v)]
 
 
 def _invalid_json(values: pl.Series) -> list[str]:
@@ -1492,14 +1480,6 @@ def _row_example(frame: pl.DataFrame, index: int, shows: str) -> dict[str, Any]:
         "value": value,
         "partition": row["_partition"],
     }
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _refuse_constant(name: str) -> Any:

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import UTC, datetime
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditkit.errors import SchemaError
-from auditkit.schema import ACTOR_TYPES, DESCRIPTIONS, REQUIRED, SCHEMA, STATUSES, conform, empty
+from auditkit.schema import (
+    ACTOR_TYPES,
+    DESCRIPTIONS,
+    IPV4_PATTERN,
+    IPV6_PATTERN,
+    REQUIRED,
+    SCHEMA,
+    STATUSES,
+    conform,
+    empty,
+    invalid_ips,
+)
 
 
 def minimal(**columns: object) -> pl.DataFrame:
@@ -165,3 +180,46 @@ def test_make_events_factory_is_canonical_and_deterministic(make_events) -> None
     assert first.equals(make_events(50))
     assert first.get_column("event_id").n_unique() == 50
     assert make_events(3, status="failed").get_column("status").to_list() == ["failed"] * 3
+
+
+def test_invalid_ips_names_exactly_the_values_that_are_not_addresses() -> None:
+    values = pl.Series(
+        [
+            "10.0.0.1",
+            "10.0.0.1",
+            "2001:db8::7",
+            "::1",
+            "::",
+            "fe80::1%eth0",  # a zone: left to ipaddress, which accepts it
+            "::ffff:192.0.2.1",  # an IPv4 tail: likewise
+            "999.1.1.1",
+            "10.0.0",
+            "1::2::3",
+            "1:2:3:4:5:6:7:8:9",
+            "ec2.amazonaws.com",
+            "",
+            None,
+        ]
+    )
+    assert sorted(invalid_ips(values)) == sorted(
+        ["999.1.1.1", "10.0.0", "1::2::3", "1:2:3:4:5:6:7:8:9", "ec2.amazonaws.com", ""]
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.ip_addresses(v=6), st.booleans())
+def test_every_ipv6_address_in_hex_groups_matches_the_pattern(
+    address: ipaddress.IPv6Address, exploded: bool
+) -> None:
+    text = address.exploded if exploded else str(address)
+    if "." not in text:  # an IPv4 tail is ipaddress's job
+        assert re.match(IPV6_PATTERN, text), text
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="0af9:.", min_size=1, max_size=40))
+def test_whatever_the_ip_patterns_accept_is_an_address(text: str) -> None:
+    """The patterns only save ipaddress calls: a match must never pass a bad value."""
+    for pattern in (IPV4_PATTERN, IPV6_PATTERN):
+        if re.match(pattern, text):
+            ipaddress.ip_address(text)  # raises if the pattern let a bad value through

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from auditkit.errors import RejectedRecordError, SourceError
-from auditkit.schema import ACTOR_TYPES, SCHEMA, STATUSES, conform, empty
+from auditkit.schema import ACTOR_TYPES, SCHEMA, STATUSES, conform, empty, invalid_ips
 from auditkit.sources import (
     Batch,
     RecordError,
@@ -63,7 +63,6 @@ _SNIFF_ALIASES = {"user": "actor"}
 BLOCK_BYTES = 16 << 20  # under glibc's mmap threshold: blocks reuse memory
 _INPUT_COLUMNS = [c for c in SCHEMA if c != "ingested_at"]
 _POLARS_SCHEMA = {c: pl.Float64 if c == "duration_ms" else pl.String for c in _INPUT_COLUMNS}
-_IPV4 = r"^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
 _ISO_FAST = "%Y-%m-%dT%H:%M:%S%.fZ"
 
 
@@ -128,7 +127,8 @@ def _read_jsonl(path: Path, rejects: Rejects) -> Iterator[Batch]:
     line = 1
     salvage = _Salvage(path) if is_gzip(path) else None
     for block in _line_blocks(path) if salvage is None else _salvaged_blocks(salvage):
-        newlines = block.count(b"\n")
+        # numpy counts a 16 MB block several times faster than bytes.count
+        newlines = int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == _NEWLINE))
         if not block.isspace():
             yield _jsonl_block(block, line, newlines, rejects)
         line += newlines
@@ -293,7 +293,7 @@ def _parse_flat_block(block: bytes) -> pl.DataFrame | None:
     return frame if values == strings + numbers and numbers == durations else None
 
 
-_QUOTE, _COLON, _BACKSLASH = ord('"'), ord(":"), ord("\\")
+_QUOTE, _COLON, _BACKSLASH, _NEWLINE = ord('"'), ord(":"), ord("\\"), ord("\n")
 _NUMBER_START = np.zeros(256, dtype=bool)
 _NUMBER_START[[*b"-0123456789"]] = True
 
@@ -567,11 +567,16 @@ def _finish(
     )
     status = pl.col("status").str.strip_chars().str.to_lowercase()
     actor_type = pl.col("actor_type").str.strip_chars().str.to_lowercase()
+    if frame.get_column("actor_type").null_count():  # inferring costs more than the rest
+        actor_type = pl.coalesce(actor_type, _infer_actor_type())
     frame = frame.with_columns(
-        _ts=pl.col("timestamp").str.to_datetime(_ISO_FAST, time_zone="UTC", strict=False),
+        # timestamps are nearly all distinct: a cache of parsed values only costs
+        _ts=pl.col("timestamp").str.to_datetime(
+            _ISO_FAST, time_zone="UTC", strict=False, cache=False
+        ),
         status=status.replace_strict(STATUS_ALIASES, default=None),
         _status_raw=pl.col("status"),
-        actor_type=pl.when(actor_type.is_null()).then(_infer_actor_type()).otherwise(actor_type),
+        actor_type=actor_type,
         action=pl.col("action").str.strip_chars().str.to_lowercase(),
         _dur=pl.col("duration_ms").cast(pl.Float64, strict=False),
         ip_address=pl.col("ip_address").str.strip_chars(),
@@ -703,18 +708,8 @@ def _infer_actor_type() -> pl.Expr:
 
 def _check_ips(frame: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
     """Null out values of ``ip_address`` that are not IP addresses, keeping them in attributes."""
-    import ipaddress
-
     ip = pl.col("ip_address")
-    candidates = (
-        frame.filter(ip.is_not_null() & ~ip.str.contains(_IPV4)).get_column("ip_address").unique()
-    )
-    invalid = []
-    for value in candidates.to_list():
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            invalid.append(value)
+    invalid = invalid_ips(frame.get_column("ip_address"))
     if not invalid:
         return frame
     is_bad = ip.is_in(invalid)
