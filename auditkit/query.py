@@ -7,6 +7,7 @@ audit-of-the-audit can later be added here once and apply everywhere.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -363,8 +364,13 @@ class EventIndex:
         predicates = column_predicates(node, ctx)
         hits: pl.Series | None = None
         if predicates is None:
-            subset = rows if among is None else rows[among]
-            hits = subset.select(Query(node).expr(ctx)).to_series()
+            expr = Query(node).expr(ctx)
+            # only the columns it reads (at least one, so the rows are still there)
+            subset = rows.select(list(dict.fromkeys(expr.meta.root_names())) or ["event_id"])
+            subset = subset if among is None else subset[among]
+            hits = subset.select(expr).to_series()
+        elif among is None and (posted := self._postings(predicates, lo, rows.height)) is not None:
+            return posted
         else:
             for column, expr in predicates:
                 matched = self._dictionary(column).hits(expr, lo, rows.height, among)
@@ -373,6 +379,32 @@ class EventIndex:
         if hits is None:
             return pl.Series(dtype=pl.UInt32)
         return hits.arg_true().cast(pl.UInt32) if among is None else among.filter(hits)
+
+    def _postings(
+        self, predicates: list[tuple[str, pl.Expr]], lo: int, length: int
+    ) -> pl.Series | None:
+        """Ascending positions (in the slice ``lo … lo+length``) of the rows matching
+        ``predicates``, read from the columns' postings (None: they would not be cheaper
+        than testing every row of the slice, because too many values or rows match)."""
+        parts: list[pl.Series] = []
+        total = 0
+        for column, expr in predicates:
+            dictionary = self._dictionary(column)
+            wanted = dictionary._matching_codes(expr)
+            if wanted is None:
+                continue
+            if wanted.len() > _POSTED_VALUES:
+                return None
+            for code in wanted.to_list():
+                part = dictionary.rows_with(code, lo, lo + length)
+                total += part.len()
+                if total > length // 4:
+                    return None
+                parts.append(part)
+        if not parts:
+            return pl.Series(dtype=pl.UInt32)
+        found = parts[0] if len(parts) == 1 else pl.concat(parts).unique().sort()
+        return (found - lo).cast(pl.UInt32)
 
     def _dictionary(self, column: str) -> _Dictionary:
         if column not in self._dictionaries:
@@ -406,6 +438,8 @@ def _covers(node: Node, ctx: Context, start: datetime | None, end: datetime | No
 
 #: Value tests each column's dictionary remembers.
 _REMEMBERED = 64
+#: Most values a term may match for its rows to be read from postings.
+_POSTED_VALUES = 16
 
 
 def _all_positions(n: int) -> pl.Series:
@@ -413,7 +447,8 @@ def _all_positions(n: int) -> pl.Series:
 
 
 class _Dictionary:
-    """A column's distinct values and, per row, the code of its value."""
+    """A column's distinct values and, per row, the code of its value; and, built when
+    first needed, its postings: for each value, the ascending positions of its rows."""
 
     def __init__(self, values: pl.Series) -> None:
         self.column = values
@@ -424,15 +459,36 @@ class _Dictionary:
         self.values = distinct.cast(pl.String).to_frame(values.name)
         self.size = int(self.codes.max() or 0) + 1  # type: ignore[arg-type]
         self._remembered: dict[bytes, pl.Series | None] = {}
+        self._order: pl.Series | None = None
+        self._starts: list[int] = []
+
+    def rows_with(self, code: int, start: int, stop: int) -> pl.Series:
+        """The ascending positions, between ``start`` and ``stop``, of the rows holding
+        the value ``code`` (a slice of the postings: no row is looked at)."""
+        if self._order is None:
+            # Rows ordered by code, in row order within a code (null values last).
+            filled = self.codes.fill_null(self.size)
+            self._order = (
+                filled.to_frame("code")
+                .with_row_index("row")
+                .sort("code", maintain_order=True)
+                .get_column("row")
+            )
+            counts = filled.value_counts().sort(filled.name)
+            starts = [0] * (self.size + 2)
+            for value, n in counts.iter_rows():
+                starts[value + 1] = n
+            self._starts = list(itertools.accumulate(starts))
+        rows = self._order.slice(self._starts[code], self._starts[code + 1] - self._starts[code])
+        first = int(rows.search_sorted(start, side="left"))
+        last = int(rows.search_sorted(stop, side="left"))
+        return rows.slice(first, max(0, last - first))
 
     def _matching_codes(self, expr: pl.Expr) -> pl.Series | None:
         """The codes of the distinct values satisfying ``expr`` (None: no value does),
         remembered for the last :data:`_REMEMBERED` tests (an analyst refines a search
         term by term, so most tests repeat)."""
-        try:
-            key: bytes | None = expr.meta.serialize()
-        except pl.exceptions.ComputeError:  # a Python function inside: test every time
-            key = None
+        key = _key(expr)
         if key is not None and key in self._remembered:
             return self._remembered[key]
         matched = self.values.select(expr).to_series()
@@ -453,7 +509,11 @@ class _Dictionary:
         The test runs once per distinct value, or on the rows themselves when fewer rows
         than distinct values are asked about (after a selective term of an AND).
         """
-        if among is not None and among.len() < self.values.height:
+        if (
+            among is not None
+            and among.len() < self.values.height
+            and _key(expr) not in self._remembered
+        ):
             rows = self.column.gather(among.cast(pl.Int64) + offset).to_frame()
             return rows.select(expr).to_series()
         wanted = self._matching_codes(expr)
@@ -468,6 +528,15 @@ class _Dictionary:
             return (codes == wanted.item()).fill_null(False)
         lookup = pl.repeat(False, self.size, eager=True).scatter(wanted, True)
         return lookup.gather(codes).fill_null(False)
+
+
+def _key(expr: pl.Expr) -> bytes | None:
+    """What a value test is remembered by (None: it holds a Python function, and is
+    evaluated every time)."""
+    try:
+        return expr.meta.serialize()
+    except pl.exceptions.ComputeError:
+        return None
 
 
 def _as_utc(value: datetime) -> datetime:

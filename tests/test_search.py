@@ -33,6 +33,7 @@ from auditkit.search import (
     Query,
     Term,
     Text,
+    column_predicates,
     free_text_columns,
     parse,
     search_column_expr,
@@ -471,6 +472,51 @@ def test_query_matches_duckdb(
         assert not expected
     else:
         assert expected, "the fixture must have rows for this case, or the test proves nothing"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(["alice", "bob", "carol", None]), min_size=1, max_size=60),
+    st.integers(0, 60),
+    st.integers(0, 60),
+)
+def test_postings_hold_each_values_rows_in_order(
+    actors: list[str | None], start: int, stop: int
+) -> None:
+    """A value's postings, cut to a slice of rows, are exactly the rows of that slice
+    holding the value, ascending (nulls have no postings)."""
+    from auditkit.query import _Dictionary
+
+    dictionary = _Dictionary(pl.Series("actor", actors, dtype=pl.String))
+    codes = dict(
+        zip(
+            dictionary.values.get_column("actor").to_list(),
+            dictionary.value_codes.to_list(),
+            strict=True,
+        )
+    )
+    for value, code in codes.items():
+        expected = [i for i in range(start, min(stop, len(actors))) if actors[i] == value]
+        assert dictionary.rows_with(code, start, stop).to_list() == expected
+
+
+def test_index_reads_rare_values_from_postings_and_common_ones_by_testing_rows(
+    events: pl.DataFrame, index: EventIndex
+) -> None:
+    """A rare value (a quarter of the slice or less) is answered from postings, a common
+    one by testing every row; both give the rows the expression gives."""
+    rare = events.get_column("actor").drop_nulls().value_counts(sort=True).item(-1, "actor")
+    common = events.get_column("source").drop_nulls().mode().item(0)
+    for query in (f"user:{rare}", f"source:{common}", "status:success", "-status:failed"):
+        q = parse(query)
+        got = _ids(index.select(q, CTX, *q.time_bounds(CTX)))
+        assert got == _ids(events.filter(q.expr(CTX))), query
+    predicates = column_predicates(parse(f"user:{rare}").root, CTX)
+    assert predicates is not None
+    assert index._postings(predicates, 0, index.frame.height) is not None
+    predicates = column_predicates(parse(f"source:{common}").root, CTX)
+    assert predicates is not None
+    assert index._postings(predicates, 0, index.frame.height) is None
 
 
 def test_every_key_has_a_case() -> None:
