@@ -511,10 +511,14 @@ def test_index_reads_rare_values_from_postings_and_common_ones_by_testing_rows(
         q = parse(query)
         got = _ids(index.select(q, CTX, *q.time_bounds(CTX)))
         assert got == _ids(events.filter(q.expr(CTX))), query
-    predicates = column_predicates(parse(f"user:{rare}").root, CTX)
+    term = parse(f"user:{rare}").root
+    assert isinstance(term, Term)
+    predicates = column_predicates(term, CTX)
     assert predicates is not None
     assert index._postings(predicates, 0, index.frame.height) is not None
-    predicates = column_predicates(parse(f"source:{common}").root, CTX)
+    term = parse(f"source:{common}").root
+    assert isinstance(term, Term)
+    predicates = column_predicates(term, CTX)
     assert predicates is not None
     assert index._postings(predicates, 0, index.frame.height) is None
 
