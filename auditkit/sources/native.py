@@ -582,8 +582,9 @@ def _finish(
         ip_address=pl.col("ip_address").str.strip_chars(),
     )
     # Timestamps that are not in the common export format get the full parser.
-    odd = frame.filter(pl.col("_ts").is_null() & pl.col("timestamp").is_not_null())
-    if odd.height:
+    unparsed = frame.get_column("_ts").null_count() > frame.get_column("timestamp").null_count()
+    if unparsed:
+        odd = frame.filter(pl.col("_ts").is_null() & pl.col("timestamp").is_not_null())
         parsed = {}
         for line, value in odd.select("_line", "timestamp").iter_rows():
             with contextlib.suppress(ValueError):
@@ -598,38 +599,45 @@ def _finish(
                 .with_columns(_ts=pl.coalesce("_ts", "_ts2"))
                 .drop("_ts2")
             )
-    reason = (
-        pl.when(pl.col("timestamp").is_null())
-        .then(pl.lit("missing timestamp"))
-        .when(pl.col("_ts").is_null())
-        .then(pl.format("timestamp {} is not ISO-8601 or epoch", pl.col("timestamp")))
-        .when(pl.col("actor").is_null() | (pl.col("actor").str.strip_chars() == ""))
-        .then(pl.lit("missing actor (user): who did it is required"))
-        .when(pl.col("action").is_null() | (pl.col("action") == ""))
-        .then(pl.lit("missing action"))
-        .when(pl.col("_status_raw").is_null())
-        .then(pl.lit("missing status (valid: " + ", ".join(STATUSES) + ")"))
-        .when(pl.col("status").is_null())
-        .then(
-            pl.format(
-                "unknown status {} (valid: " + ", ".join(STATUSES) + ")", pl.col("_status_raw")
-            )
-        )
-        .when(~pl.col("actor_type").is_in(list(ACTOR_TYPES)))
-        .then(
+    valid = ", ".join(STATUSES)
+    problems = [  # (condition, reason); a record gets the first that holds
+        (pl.col("timestamp").is_null(), pl.lit("missing timestamp")),
+        (
+            pl.col("_ts").is_null(),
+            pl.format("timestamp {} is not ISO-8601 or epoch", pl.col("timestamp")),
+        ),
+        (
+            pl.col("actor").is_null() | (pl.col("actor").str.strip_chars() == ""),
+            pl.lit("missing actor (user): who did it is required"),
+        ),
+        (pl.col("action").is_null() | (pl.col("action") == ""), pl.lit("missing action")),
+        (pl.col("_status_raw").is_null(), pl.lit(f"missing status (valid: {valid})")),
+        (
+            pl.col("status").is_null(),
+            pl.format(f"unknown status {{}} (valid: {valid})", pl.col("_status_raw")),
+        ),
+        (
+            ~pl.col("actor_type").is_in(list(ACTOR_TYPES)),
             pl.format(
                 "unknown actor_type {} (valid: " + ", ".join(ACTOR_TYPES) + ")",
                 pl.col("actor_type"),
-            )
-        )
-        .when(pl.col("duration_ms").is_not_null() & pl.col("_dur").is_null())
-        .then(pl.format("duration_ms {} is not a number", pl.col("duration_ms")))
-        .when(pl.col("_dur") < 0)
-        .then(pl.format("duration_ms {} is negative", pl.col("duration_ms")))
-    )
-    frame = frame.with_columns(_reason=reason)
-    bad = frame.filter(pl.col("_reason").is_not_null())
+            ),
+        ),
+        (
+            pl.col("duration_ms").is_not_null() & pl.col("_dur").is_null(),
+            pl.format("duration_ms {} is not a number", pl.col("duration_ms")),
+        ),
+        (pl.col("_dur") < 0, pl.format("duration_ms {} is negative", pl.col("duration_ms"))),
+    ]
+    # Reasons are formatted for the bad rows only: a when/then chain builds every
+    # branch's text for every row.
+    is_bad = pl.any_horizontal(condition.fill_null(False) for condition, _ in problems)
+    bad = frame.filter(is_bad)
     if bad.height:
+        reason: pl.Expr = pl.lit(None, dtype=pl.String)
+        for condition, text in reversed(problems):
+            reason = pl.when(condition).then(text).otherwise(reason)
+        bad = bad.with_columns(_reason=reason)
         by_line = raws if raws is not None else {}
         for row in bad.iter_rows(named=True):
             row["status"] = row["_status_raw"]  # the value as given, not its normalized form
@@ -641,7 +649,7 @@ def _finish(
                 or ""
             )
             rejects.add(row["_line"], row["_reason"], raw)
-        frame = frame.filter(pl.col("_reason").is_null())
+        frame = frame.filter(~is_bad)
     notes: list[str] = []
     frame = _check_ips(frame, notes)
     if frame.get_column("event_id").null_count():
