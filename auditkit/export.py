@@ -10,13 +10,14 @@ range, the row count and the SHA-256 of the file.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, BinaryIO, Literal, cast
 
 import polars as pl
 
@@ -35,6 +36,9 @@ DEFAULT_COLUMNS: tuple[str, ...] = (
     "status",
     "ip_address",
 )
+
+#: How CSV exports write timestamps (UTC, microseconds).
+_CSV_DATETIME = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 #: First characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -87,12 +91,22 @@ def default_view() -> list[pl.Expr]:
 
 def neutralize_formulas(frame: pl.DataFrame) -> pl.DataFrame:
     """Prefix string cells starting with ``= + - @``, tab or CR with ``'`` so they stay text."""
+    return frame.with_columns(_neutralized([c for c, t in frame.schema.items() if t == pl.String]))
+
+
+def _neutralized(columns: Iterable[str]) -> list[pl.Expr]:
     risky = "^[" + "".join(p.replace("-", "\\-") for p in FORMULA_PREFIXES) + "]"
-    return frame.with_columns(
+    return [
         pl.when(pl.col(c).str.contains(risky)).then("'" + pl.col(c)).otherwise(pl.col(c)).alias(c)
-        for c, dtype in frame.schema.items()
-        if dtype == pl.String
-    )
+        for c in columns
+    ]
+
+
+def _default_csv(chunk: pl.DataFrame) -> pl.DataFrame:
+    """A chunk of events as the default CSV columns, neutralized. ``status`` comes from
+    its fixed vocabulary, so it is the one text column that needs no check."""
+    texts = [c for c in DEFAULT_COLUMNS if c not in ("timestamp", "status")]
+    return chunk.lazy().select(default_view()).with_columns(_neutralized(texts)).collect()
 
 
 def write(
@@ -127,14 +141,18 @@ def write(
     tmp = path.with_name(f".{path.name}.partial")
     rows = 0
     columns: list[str] = []
-    with open(tmp, "wb") as fh:
+    with open(tmp, "wb") as raw:
+        digesting = _Digesting(raw)  # hashed as written: the file is not read back
+        fh = cast(BinaryIO, digesting)
         writer = None
         first = True
         if format == "json":
             fh.write(b"[")
         for chunk in chunks:
             if format == "csv" and not all_columns:
-                chunk = chunk.select(default_view())
+                chunk = _default_csv(chunk)
+            elif format == "csv":
+                chunk = neutralize_formulas(chunk.with_columns(pl.col(pl.Enum).cast(pl.String)))
             elif format != "parquet":
                 chunk = chunk.with_columns(pl.col(pl.Enum).cast(pl.String))
             if not columns:
@@ -143,10 +161,7 @@ def write(
                 continue
             rows += chunk.height
             if format == "csv":
-                chunk = neutralize_formulas(
-                    chunk.with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
-                )
-                chunk.write_csv(fh, include_header=first)
+                chunk.write_csv(fh, include_header=first, datetime_format=_CSV_DATETIME)
             elif format == "jsonl":
                 chunk.write_ndjson(fh)
             elif format == "json":
@@ -172,8 +187,8 @@ def write(
                 empty = pl.DataFrame(schema=SCHEMA).to_arrow()
                 writer = pq.ParquetWriter(fh, empty.schema, compression="zstd")
             writer.close()
-        fh.flush()
-        os.fsync(fh.fileno())
+        raw.flush()
+        os.fsync(raw.fileno())
     os.replace(tmp, path)
     manifest = Manifest(
         file=path.name,
@@ -183,7 +198,7 @@ def write(
         start=_iso(start),
         end=_iso(end),
         rows=rows,
-        sha256=sha256(path),
+        sha256=digesting.digest.hexdigest(),
         columns=columns
         or (list(SCHEMA) if all_columns or format != "csv" else list(DEFAULT_COLUMNS)),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -193,18 +208,33 @@ def write(
     return manifest
 
 
+class _Digesting(io.RawIOBase):
+    """A binary file that hashes (SHA-256) what is written through it."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__()
+        self.raw = raw
+        self.digest = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self.digest.update(view)
+        self.raw.write(view)
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
 def manifest_path_for(path: Path) -> Path:
     """Where the manifest of an export file is written."""
     return path.with_name(path.name + ".manifest.json")
-
-
-def sha256(path: Path) -> str:
-    """SHA-256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _iso(value: datetime | None) -> str | None:

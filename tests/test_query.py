@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -179,3 +180,46 @@ def test_index_date_slices_equal_the_scan(sessions: tuple[Session, Session], que
     scan, memory = sessions
     assert memory.count(query) == scan.count(query) > 0
     assert memory.page(query, limit=30).rows.equals(scan.page(query, limit=30).rows)
+
+
+@pytest.mark.parametrize("cache", [False, True])
+@pytest.mark.parametrize("all_columns", [False, True])
+def test_csv_export_neutralizes_cells_a_spreadsheet_would_run(
+    tmp_path: Path, cache: bool, all_columns: bool
+) -> None:
+    """Every text cell starting with = + - @, tab or CR gets a leading quote; nothing else
+    changes, and timestamps are written in UTC with microseconds."""
+    import csv
+
+    events = generate(6, seed=3, end=NOW, days=1)
+    risky = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
+    events = events.with_columns(
+        actor=pl.Series(risky),
+        resource_type=pl.Series(["=1", "notebook", "notebook", "-x", "report", "report"]),
+        resource_name=pl.Series(["a", "b", "c", "d", "e", "f"]),
+        details=pl.Series(["=cmd", "plain", None, "+x", "-", "ok"]),
+    )
+    store = Store(tmp_path / "store", create=True)
+    store.append(events)
+    out = tmp_path / "out.csv"
+    manifest = Session(store, ctx=CTX, cache=cache).export(
+        None, out, "csv", all_columns=all_columns
+    )
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert manifest.rows == len(rows) == 6
+    user = "actor" if all_columns else "user"
+    assert sorted(r[user] for r in rows) == sorted("'" + v for v in risky)
+    for row in rows:
+        for value in row.values():
+            assert not value or value[0] not in "=+-@\t\r", row
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", row["timestamp"])
+    if all_columns:
+        assert sorted(r["details"] for r in rows) == sorted(
+            ["'=cmd", "plain", "", "'+x", "'-", "ok"]
+        )
+        assert {r["status"] for r in rows} <= {"success", "failed", "in_progress", "pending"}
+    else:
+        assert sorted(r["resource"] for r in rows) == sorted(
+            ["'=1:a", "notebook:b", "notebook:c", "'-x:d", "report:e", "report:f"]
+        )
