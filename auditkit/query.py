@@ -8,6 +8,7 @@ audit-of-the-audit can later be added here once and apply everywhere.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,17 @@ from auditkit.errors import NotFoundError, QueryError
 from auditkit.export import DEFAULT_VIEW_COLUMNS, Manifest
 from auditkit.export import write as export_write
 from auditkit.filters import Context
-from auditkit.search import And, Node, Not, Or, Query, Term, column_predicates, parse
+from auditkit.search import (
+    And,
+    Node,
+    Not,
+    Or,
+    Query,
+    Term,
+    column_predicates,
+    free_text_columns,
+    parse,
+)
 from auditkit.store import Store
 
 NEWEST_FIRST = (["timestamp", "event_id"], [True, True])
@@ -136,12 +147,24 @@ class Session:
         cache: keep the store in memory, sorted by time, with a dictionary index of the
             text columns, for interactive use (explorer); otherwise every call scans the
             Parquet files, reading only the day partitions a query's date range needs.
+        warm_up: with ``cache``, build the index's dictionaries and postings in a
+            background thread (``warming``) rather than on each column's first search.
     """
 
-    def __init__(self, store: Store, *, ctx: Context | None = None, cache: bool = False) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        ctx: Context | None = None,
+        cache: bool = False,
+        warm_up: bool = False,
+    ) -> None:
         self.store = store
         self.ctx = ctx or Context()
         self._index: EventIndex | None = EventIndex(store.scan().collect()) if cache else None
+        self.warming: threading.Thread | None = None
+        if warm_up and self._index is not None:
+            self.warming = self._index.warm_up()
 
     # every read starts here
     def scan(self, start: datetime | None = None, end: datetime | None = None) -> pl.LazyFrame:
@@ -261,6 +284,7 @@ class EventIndex:
         self.frame = frame.sort("timestamp", "event_id")
         self._ts = self.frame.get_column("timestamp")
         self._dictionaries: dict[str, _Dictionary] = {}
+        self._locks: dict[str, threading.Lock] = {}  # one builder per column
 
     def _bounds(self, start: datetime | None, end: datetime | None) -> tuple[int, int]:
         ts = self._ts
@@ -406,10 +430,32 @@ class EventIndex:
         found = parts[0] if len(parts) == 1 else pl.concat(parts).unique().sort()
         return (found - lo).cast(pl.UInt32)
 
+    def warm_up(self) -> threading.Thread:
+        """Build, in a background thread, the dictionaries of the columns searches read
+        and the postings of the facet columns, so that the first search on each is as
+        fast as the ones after it (at 10M events a first free-text search would
+        otherwise build nine dictionaries, seconds of work). Searches meanwhile build
+        what they need themselves; nothing is built twice."""
+
+        def build() -> None:
+            for column in _WARM_POSTINGS:
+                self._dictionary(column).postings()
+            for column in free_text_columns():
+                self._dictionary(column)
+
+        thread = threading.Thread(target=build, name="auditkit-index-warm-up", daemon=True)
+        thread.start()
+        return thread
+
     def _dictionary(self, column: str) -> _Dictionary:
-        if column not in self._dictionaries:
-            self._dictionaries[column] = _Dictionary(self.frame.get_column(column))
-        return self._dictionaries[column]
+        dictionary = self._dictionaries.get(column)
+        if dictionary is None:
+            with self._locks.setdefault(column, threading.Lock()):
+                dictionary = self._dictionaries.get(column)
+                if dictionary is None:
+                    dictionary = _Dictionary(self.frame.get_column(column))
+                    self._dictionaries[column] = dictionary
+        return dictionary
 
 
 def _beyond_the_slice(
@@ -438,6 +484,8 @@ def _covers(node: Node, ctx: Context, start: datetime | None, end: datetime | No
 
 #: Value tests each column's dictionary remembers.
 _REMEMBERED = 64
+#: Columns whose postings the warm-up builds: those the explorer's facets filter on.
+_WARM_POSTINGS = ("actor", "action", "operation", "resource_type")
 #: Most values a term may match for its rows to be read from postings.
 _POSTED_VALUES = 16
 
@@ -461,25 +509,32 @@ class _Dictionary:
         self._remembered: dict[bytes, pl.Series | None] = {}
         self._order: pl.Series | None = None
         self._starts: list[int] = []
+        self._lock = threading.Lock()
+
+    def postings(self) -> tuple[pl.Series, list[int]]:
+        """Row positions ordered by code, in row order within a code (null values last),
+        and where each code's run starts; built once."""
+        with self._lock:
+            if self._order is None:
+                filled = self.codes.fill_null(self.size)
+                counts = filled.value_counts().sort(filled.name)
+                starts = [0] * (self.size + 2)
+                for value, n in counts.iter_rows():
+                    starts[value + 1] = n
+                self._starts = list(itertools.accumulate(starts))
+                self._order = (
+                    filled.to_frame("code")
+                    .with_row_index("row")
+                    .sort("code", maintain_order=True)
+                    .get_column("row")
+                )
+            return self._order, self._starts
 
     def rows_with(self, code: int, start: int, stop: int) -> pl.Series:
         """The ascending positions, between ``start`` and ``stop``, of the rows holding
         the value ``code`` (a slice of the postings: no row is looked at)."""
-        if self._order is None:
-            # Rows ordered by code, in row order within a code (null values last).
-            filled = self.codes.fill_null(self.size)
-            self._order = (
-                filled.to_frame("code")
-                .with_row_index("row")
-                .sort("code", maintain_order=True)
-                .get_column("row")
-            )
-            counts = filled.value_counts().sort(filled.name)
-            starts = [0] * (self.size + 2)
-            for value, n in counts.iter_rows():
-                starts[value + 1] = n
-            self._starts = list(itertools.accumulate(starts))
-        rows = self._order.slice(self._starts[code], self._starts[code + 1] - self._starts[code])
+        order, starts = self.postings()
+        rows = order.slice(starts[code], starts[code + 1] - starts[code])
         first = int(rows.search_sorted(start, side="left"))
         last = int(rows.search_sorted(stop, side="left"))
         return rows.slice(first, max(0, last - first))

@@ -223,3 +223,23 @@ def test_csv_export_neutralizes_cells_a_spreadsheet_would_run(
         assert sorted(r["resource"] for r in rows) == sorted(
             ["'=1:a", "notebook:b", "notebook:c", "'-x:d", "report:e", "report:f"]
         )
+
+
+def test_warm_up_builds_the_index_in_the_background_and_changes_no_answer(
+    store: Store, sessions: tuple[Session, Session]
+) -> None:
+    from auditkit.search import free_text_columns
+
+    warm = Session(store, ctx=CTX, cache=True, warm_up=True)
+    assert warm.warming is not None
+    # Searches may run while the warm-up builds: they build what they need first.
+    early = {q: warm.count(q) for q in QUERIES}
+    warm.warming.join(timeout=120)
+    assert not warm.warming.is_alive()
+    index = warm._index
+    assert index is not None
+    assert set(free_text_columns()) <= set(index._dictionaries)
+    assert index._dictionaries["actor"]._order is not None  # postings of a facet column
+    scan, _ = sessions
+    for query in QUERIES:
+        assert early[query] == warm.count(query) == scan.count(query), query
