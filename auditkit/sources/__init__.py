@@ -44,6 +44,8 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
 
 #: How many bytes of a file :func:`detect` shows to each adapter's ``sniff``.
 HEAD_BYTES = 64 * 1024
+#: What a damaged or truncated gzip stream raises part-way through.
+GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 #: Raw text kept for a rejected record (a 10 MB field is not copied whole).
 MAX_RAW = 100_000
@@ -144,7 +146,7 @@ def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
     with open_binary(path) as fh:
         try:
             return fh.read(size)
-        except (EOFError, zlib.error, gzip.BadGzipFile):
+        except GZIP_ERRORS:
             pass  # a truncated or damaged gzip file: its adapter reports the damage
     head = b""
     inflate = zlib.decompressobj(31)
@@ -519,12 +521,16 @@ def iter_json_object(path: Path) -> Iterator[Record]:
 
 
 def guard(records: Iterator[Record]) -> Iterator[Record]:
-    """Turn a truncated or damaged gzip stream into one reject instead of a crash."""
+    """Turn a truncated or damaged gzip stream into one reject instead of a crash, placed
+    just after the last record read (or with no place, if none was)."""
+    last: int | None = None
     try:
-        yield from records
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        for record in records:
+            last = record[0]
+            yield record
+    except GZIP_ERRORS as exc:
         reason = f"the compressed file is truncated or damaged; reading stopped here ({exc})"
-        yield None, b"", ValueError(reason)
+        yield None if last is None else last + 1, b"", ValueError(reason)
 
 
 def layout(path: Path) -> str:
@@ -540,6 +546,6 @@ def layout(path: Path) -> str:
             with open_binary(path) as fh:
                 first = fh.readline().strip().lstrip(b"\xef\xbb\xbf")
             return "object" if first == b"{" else "lines"
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+    except GZIP_ERRORS as exc:
         raise SourceError(f"{path}: cannot read the file: {exc}", path=str(path)) from exc
     return "csv"

@@ -16,22 +16,23 @@ mapping is documented in ``docs/sources-cloudtrail.md``.
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
-import zlib
 from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from auditkit.sources import (
+    GZIP_ERRORS,
     HEAD_BYTES,
     MAX_RAW,
     Batch,
     RecordError,
     Rejects,
+    guard,
     ip_or_none,
+    iter_json_lines,
     map_records,
     open_binary,
     to_json,
@@ -616,30 +617,6 @@ _DECODER = json.JSONDecoder()
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
-#: What a damaged or truncated gzip stream raises part-way through.
-_GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
-
-
-def _iter_lines(path: Path) -> Iterator[_Record]:
-    """``auditkit.sources.iter_json_lines`` over :func:`_open`, surviving a truncated gzip."""
-    number = 0
-    with open_binary(path) as fh:
-        try:
-            for number, raw in enumerate(fh, start=1):
-                stripped = raw.strip()
-                if not stripped:
-                    continue
-                try:
-                    obj: Any = json.loads(stripped.decode("utf-8"))
-                except UnicodeDecodeError as exc:
-                    obj = ValueError(f"not valid UTF-8 at byte {exc.start}")
-                except ValueError as exc:
-                    obj = ValueError(f"not valid JSON: {exc}")
-                yield number, stripped, obj
-        except _GZIP_ERRORS as exc:
-            yield number + 1, b"", ValueError(f"gzip stream truncated or damaged: {exc}")
-
-
 def _is_digest(obj: dict[str, Any]) -> bool:
     return "digestStartTime" in obj and "eventTime" not in obj
 
@@ -667,7 +644,7 @@ class _FileReader:
         with open_binary(self.path) as fh:
             try:
                 head = fh.read(HEAD_BYTES).lstrip(_LEADING)
-            except _GZIP_ERRORS:
+            except GZIP_ERRORS:
                 head = b"?"  # let the line reader report the damage
 
         if not head:
@@ -676,7 +653,7 @@ class _FileReader:
         if self._is_document(head):
             yield from self._document()
         else:
-            for line, raw, obj in _iter_lines(self.path):
+            for line, raw, obj in guard(iter_json_lines(self.path)):
                 if type(obj) is dict and "eventTime" in obj and "CloudTrailEvent" not in obj:
                     self.events += 1  # the common case, without a generator per record
                     yield line, raw, obj
@@ -806,7 +783,7 @@ class _FileReader:
             try:
                 while chunk := fh.read(1 << 16):  # small: a damaged gzip loses one chunk
                     chunks.append(chunk)
-            except _GZIP_ERRORS as exc:  # keep what came before; the walk rejects the tail
+            except GZIP_ERRORS as exc:  # keep what came before; the walk rejects the tail
                 self.notes.append(f"{self.path}: gzip stream truncated or damaged ({exc})")
         data = b"".join(chunks)
         del chunks
