@@ -1343,3 +1343,21 @@ def test_detect_does_not_pick_cloudtrail_for_github_logs(name: str) -> None:
 def test_detect_picks_cloudtrail_for_every_real_cloudtrail_file() -> None:
     for name in [*REAL_COUNTS, *_stratus_files()]:
         assert sources.detect(REALDATA / name).name == "cloudtrail", name
+
+
+def test_request_parameters_keep_huge_integers_and_non_finite_numbers(tmp_path: Path) -> None:
+    """Attributes are written fast (orjson), but never by rounding an integer beyond 64 bits
+    to a float or writing NaN as null: those records take Python's json both ways."""
+    records = [
+        make_record(eventID="big", requestParameters={"id": 123456789012345678901234567890}),
+        make_record(eventID="plain", requestParameters={"size": 1.5e-7, "n": 3}),
+    ]
+    path = write_lines(tmp_path / "odd.jsonl", records)
+    text = path.read_text().replace('"n": 3', '"n": NaN')
+    path.write_text(text)
+    events, rejects, _ = load(path)
+    assert rejects.is_empty()
+    attributes = dict(zip(events["event_id"], events["attributes"], strict=True))
+    assert '"id":123456789012345678901234567890' in attributes["big"]
+    assert '"n":NaN' in attributes["plain"]
+    assert json.loads(attributes["plain"])["requestParameters"]["size"] == 1.5e-7

@@ -982,3 +982,57 @@ def test_stable_ids_encoded_by_polars_equal_the_python_encoding(values: list[str
     per_row = native._fill_stable_ids(frame, {})  # no raw lines: encoded row by row
     assert vectorized.equals(per_row)
     assert vectorized.get_column("event_id").null_count() == 0
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES)
+def test_loads_reads_what_json_reads_and_fast_json_writes_it_back(value: Any) -> None:
+    """The fast parser gives exactly Python's json values (integers beyond 64 bits stay
+    exact), and the fast writer's text reads back to the same value."""
+    text = json.dumps(value, ensure_ascii=False).encode()
+    parsed = sources.loads(text)
+    assert parsed == json.loads(text)
+    assert type(parsed) is type(json.loads(text))
+    assert json.loads(sources.fast_json(parsed) or "null") == parsed
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        (b'{"n": NaN}', '{"n":NaN}'),
+        (b'{"n": -Infinity}', '{"n":-Infinity}'),
+        (b'{"n": 1e400, "m": 1}', '{"n":Infinity,"m":1}'),
+        (b'{"id": 123456789012345678901234567890}', '{"id":123456789012345678901234567890}'),
+        (b'{"s": "\\ud800"}', '{"s":"\ud800"}'),
+    ],
+)
+def test_what_json_reads_beyond_strict_json_is_written_back_as_json_writes_it(
+    text: bytes, written: str
+) -> None:
+    """NaN, infinities, huge integers and lone surrogates are not turned into null or a
+    float: the fast writer hands them to Python's json."""
+    value = sources.loads(text)
+    assert sources.fast_json(value) == sources.to_json(value) == written
+
+
+@pytest.mark.parametrize("text", [b'{"a": 1,}', b"[1, 2", b'{"a": "\xff"}', b"", b"nul"])
+def test_loads_raises_what_json_raises(text: bytes) -> None:
+    def error(parse: Callable[[bytes], Any]) -> tuple[type, str]:
+        try:
+            parse(text)
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            return type(exc), str(exc)
+        raise AssertionError("parsed")
+
+    assert error(sources.loads) == error(lambda t: json.loads(t.decode("utf-8")))

@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import ipaddress
 import json
+import math
 import re
 import threading
 import zlib
@@ -29,6 +30,7 @@ from pathlib import Path
 from queue import Empty, Full, Queue
 from typing import IO, Any, Protocol, cast, runtime_checkable
 
+import orjson
 import polars as pl
 
 from auditkit.errors import RejectedRecordError, SourceError
@@ -325,6 +327,63 @@ def to_json(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def fast_json(value: Any) -> str | None:
+    """:func:`to_json`, by orjson (several times faster) for the values orjson writes
+    the same way: those :func:`loads` returns. Anything else (an integer beyond 64 bits,
+    a lone surrogate, NaN or Infinity as :func:`loads` keeps them, a datetime) is handed
+    to :func:`to_json`. The one difference: a float with a small exponent is written
+    ``1e-7`` instead of ``1e-07``, the same number."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value, default=_refuse, option=_PASSTHROUGH).decode()
+    except TypeError:
+        return to_json(value)
+
+
+def loads(data: bytes) -> Any:
+    """Parse one JSON text, as :func:`json.loads` does.
+
+    orjson parses it when it can (strict JSON, several times faster), except where it
+    would lose something: text with a run of 20 or more digits (an integer beyond 64
+    bits, which orjson turns into a float) goes to :mod:`json`, as does everything orjson
+    refuses, so errors are json's. NaN, Infinity and out-of-range numbers, which Python's
+    json reads though JSON has no such values, come back as :class:`NonFinite` floats.
+
+    Raises:
+        UnicodeDecodeError: ``data`` is not UTF-8.
+        ValueError: ``data`` is not JSON.
+    """
+    if _TWENTY_DIGITS not in data.translate(_DIGITS):  # (a regex is ten times slower)
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data.decode("utf-8"), parse_constant=NonFinite, parse_float=_float)
+
+
+class NonFinite(float):
+    """NaN or ±Infinity read from a JSON text: a float, written back as it was read."""
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    return value if math.isfinite(value) else NonFinite(text)
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"left to json: {type(value).__name__}")
+
+
+_DIGITS = bytes(ord("0") if chr(b).isdigit() and b < 128 else ord(".") for b in range(256))
+_TWENTY_DIGITS = b"0" * 20
+_PASSTHROUGH = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
 class RecordError(ValueError):
     """Raised by an adapter's per-record mapping to reject that record with a reason."""
 
@@ -435,7 +494,7 @@ def iter_json_lines(path: Path) -> Iterator[Record]:
             if not stripped:
                 continue
             try:
-                obj: Any = json.loads(stripped.decode("utf-8"))
+                obj: Any = loads(stripped)
             except UnicodeDecodeError as exc:
                 obj = ValueError(f"not valid UTF-8 at byte {exc.start}")
             except ValueError as exc:

@@ -30,6 +30,7 @@ from auditkit.sources import (
     Batch,
     RecordError,
     Rejects,
+    fast_json,
     guard,
     ip_or_none,
     iter_json_lines,
@@ -597,7 +598,7 @@ class _Mapper:
             "error_message": error_message,
             "source": "cloudtrail",
             "account": account,
-            "attributes": to_json(record),
+            "attributes": fast_json(record),
         }
 
 

@@ -35,6 +35,7 @@ from auditkit.sources import (
     Rejects,
     is_gzip,
     iter_json_records,
+    loads,
     parse_timestamp,
     read_head,
     stable_id,
@@ -334,7 +335,7 @@ class _LazyLines:
 
 def _loads(raw: bytes) -> Any:
     try:
-        return json.loads(raw.decode("utf-8"))
+        return loads(raw)
     except UnicodeDecodeError as exc:
         return ValueError(f"not valid UTF-8 at byte {exc.start}")
     except ValueError as exc:
