@@ -509,7 +509,8 @@ class _Dictionary:
         self._remembered: dict[bytes, pl.Series | None] = {}
         self._order: pl.Series | None = None
         self._starts: list[int] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # builds the postings
+        self._remembering = threading.Lock()
 
     def postings(self) -> tuple[pl.Series, list[int]]:
         """Row positions ordered by code, in row order within a code (null values last),
@@ -550,9 +551,10 @@ class _Dictionary:
         wanted = self.value_codes.filter(matched) if matched.any() else None
         if key is None:
             return wanted
-        if len(self._remembered) >= _REMEMBERED:
-            self._remembered.pop(next(iter(self._remembered)))
-        self._remembered[key] = wanted
+        with self._remembering:  # the explorer's chart thread searches too
+            if len(self._remembered) >= _REMEMBERED:
+                self._remembered.pop(next(iter(self._remembered)))
+            self._remembered[key] = wanted
         return wanted
 
     def hits(
