@@ -229,7 +229,8 @@ class _Digesting(io.RawIOBase):
         return self.raw.tell()
 
     def flush(self) -> None:
-        self.raw.flush()
+        if not self.raw.closed:  # also called when this object is collected
+            self.raw.flush()
 
 
 def manifest_path_for(path: Path) -> Path:
