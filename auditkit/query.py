@@ -147,8 +147,9 @@ class Session:
         cache: keep the store in memory, sorted by time, with a dictionary index of the
             text columns, for interactive use (explorer); otherwise every call scans the
             Parquet files, reading only the day partitions a query's date range needs.
-        warm_up: with ``cache``, build the index's dictionaries and postings in a
-            background thread (``warming``) rather than on each column's first search.
+        warm_up: with ``cache``, start :meth:`warm_up` now: build the index's
+            dictionaries and postings in a background thread rather than on each
+            column's first search.
     """
 
     def __init__(
@@ -163,8 +164,15 @@ class Session:
         self.ctx = ctx or Context()
         self._index: EventIndex | None = EventIndex(store.scan().collect()) if cache else None
         self.warming: threading.Thread | None = None
-        if warm_up and self._index is not None:
+        if warm_up:
+            self.warm_up()
+
+    def warm_up(self) -> threading.Thread | None:
+        """Start building the in-memory index's dictionaries and postings in a background
+        thread (once; nothing to do without ``cache``). The thread is also ``warming``."""
+        if self._index is not None and self.warming is None:
             self.warming = self._index.warm_up()
+        return self.warming
 
     # every read starts here
     def scan(self, start: datetime | None = None, end: datetime | None = None) -> pl.LazyFrame:

@@ -516,8 +516,8 @@ class Explorer:
 
     Args:
         store_or_session: a store (or its path), loaded in memory for interactive speed
-            (``Session(store, cache=True, warm_up=True)``), or a ready
-            :class:`~auditkit.query.Session`.
+            (``Session(store, cache=True)``, whose index is warmed up in the background
+            once the first page is shown), or a ready :class:`~auditkit.query.Session`.
         me: the analyst's actor id, for the "me" user filter (with a store).
         now: pretend it is this time (aware datetime or ISO text; with a store).
             Default: the wall clock, read at each search.
@@ -554,7 +554,7 @@ class Explorer:
                 else Store(Path(store_or_session).expanduser())
             )
             ctx = Context(now=moment or datetime.now(UTC), me=me)
-            self.session = Session(store, ctx=ctx, cache=True, warm_up=True)
+            self.session = Session(store, ctx=ctx, cache=True)
         self._live_clock = moment is None and not isinstance(store_or_session, Session)
         if page_size < 1:
             raise QueryError(f"page_size must be at least 1, got {page_size}")
@@ -579,6 +579,8 @@ class Explorer:
 
         self._build()
         self.run()
+        # After the first page: building the index beside it would delay that page.
+        self.session.warm_up()
 
     # -- state as plain values ------------------------------------------------------------
 

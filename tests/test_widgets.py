@@ -597,3 +597,19 @@ def test_explore_command_rejects_a_missing_store(
 ) -> None:
     assert main(["explore", str(tmp_path / "nope"), "--no-browser"]) == EXIT_ERROR
     assert "auditkit: error:" in capsys.readouterr().err
+
+
+def test_the_explorer_warms_its_index_up_after_the_first_page(store: Store, me: str) -> None:
+    """Opening shows the first page first; the index is then built in the background,
+    and the answers do not change once it is."""
+    ex = Explorer(store.root, me=me, now=NOW, page_size=PAGE)
+    assert ex.page.rows.height == PAGE
+    warming = ex.session.warming
+    assert warming is not None
+    first = (ex.count, ex.results.get_column("event_id").to_list())
+    warming.join(timeout=120)
+    assert not warming.is_alive()
+    index = ex.session._index
+    assert index is not None and index._dictionaries["actor"]._order is not None
+    ex.run()
+    assert (ex.count, ex.results.get_column("event_id").to_list()) == first
