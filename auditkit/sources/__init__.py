@@ -362,6 +362,17 @@ def loads(data: bytes) -> Any:
     return json.loads(data.decode("utf-8"), parse_constant=NonFinite, parse_float=_float)
 
 
+def record_or_error(raw: bytes) -> Any:
+    """``raw`` parsed by :func:`loads`, or the ``ValueError`` saying why it cannot be
+    (for the caller to reject, not raise)."""
+    try:
+        return loads(raw)
+    except UnicodeDecodeError as exc:
+        return ValueError(f"not valid UTF-8 at byte {exc.start}")
+    except ValueError as exc:
+        return ValueError(f"not valid JSON: {exc}")
+
+
 class NonFinite(float):
     """NaN or ±Infinity read from a JSON text: a float, written back as it was read."""
 
@@ -493,13 +504,7 @@ def iter_json_lines(path: Path) -> Iterator[Record]:
             stripped = raw.strip()
             if not stripped:
                 continue
-            try:
-                obj: Any = loads(stripped)
-            except UnicodeDecodeError as exc:
-                obj = ValueError(f"not valid UTF-8 at byte {exc.start}")
-            except ValueError as exc:
-                obj = ValueError(f"not valid JSON: {exc}")
-            yield number, stripped, obj
+            yield number, stripped, record_or_error(stripped)
 
 
 def _raw(text: str) -> bytes:
@@ -571,12 +576,7 @@ def iter_json_object(path: Path) -> Iterator[Record]:
     """A file holding one (pretty-printed) JSON object."""
     with open_binary(path) as fh:
         data = fh.read()
-    try:
-        yield 1, data, json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        yield 1, data, ValueError(f"not valid UTF-8 at byte {exc.start}")
-    except ValueError as exc:
-        yield 1, data, ValueError(f"not valid JSON: {exc}")
+    yield 1, data, record_or_error(data)
 
 
 def guard(records: Iterator[Record]) -> Iterator[Record]:

@@ -35,9 +35,9 @@ from auditkit.sources import (
     Rejects,
     is_gzip,
     iter_json_records,
-    loads,
     parse_timestamp,
     read_head,
+    record_or_error,
     stable_id,
     to_json,
 )
@@ -263,7 +263,7 @@ def _jsonl_block(block: bytes, first_line: int, newlines: int, rejects: Rejects)
         numbers = range(first_line, first_line + newlines)
         return _finish(frame, numbers, _LazyLines(block, first_line), rejects)
     records = (
-        (first_line + i, raw.strip(), _loads(raw))
+        (first_line + i, raw.strip(), record_or_error(raw))
         for i, raw in enumerate(block.split(b"\n"))
         if raw.strip()
     )
@@ -331,15 +331,6 @@ class _LazyLines:
             self._lines = self.block.split(b"\n")
         index = line - self.first_line
         return self._lines[index] if 0 <= index < len(self._lines) else None
-
-
-def _loads(raw: bytes) -> Any:
-    try:
-        return loads(raw)
-    except UnicodeDecodeError as exc:
-        return ValueError(f"not valid UTF-8 at byte {exc.start}")
-    except ValueError as exc:
-        return ValueError(f"not valid JSON: {exc}")
 
 
 # -- CSV --------------------------------------------------------------------------------
