@@ -236,9 +236,7 @@ class Session:
         start, end = q.time_bounds(self.ctx)
         keep = None if columns is None else list(dict.fromkeys([*columns, *NEWEST_FIRST[0]]))
         if self._index is not None:  # in memory already, sorted oldest first
-            found = self._index.select(q, self.ctx, start, end)
-            found = (found if keep is None else found.select(keep)).reverse()
-            yield from found.iter_slices(_EXPORT_SLICE)
+            yield from self._index.newest_first(q, self.ctx, start, end, keep, _EXPORT_SLICE)
             return
         for day in reversed(self.store.partitions()):
             lo = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
@@ -318,6 +316,31 @@ class EventIndex:
         """How many rows match, without copying them."""
         rows, positions = self._match(query, ctx, start, end)
         return rows.height if positions is None else positions.len()
+
+    def newest_first(
+        self,
+        query: Query,
+        ctx: Context,
+        start: datetime | None,
+        end: datetime | None,
+        columns: list[str] | None,
+        size: int,
+    ) -> Iterator[pl.DataFrame]:
+        """The matching rows newest first, ``size`` at a time, with only ``columns``
+        (None: all). Each chunk is copied as it is yielded, so memory stays flat however
+        many rows match."""
+        rows, positions = self._match(query, ctx, start, end)
+        if columns is not None:
+            rows = rows.select(columns)
+        stop = rows.height if positions is None else positions.len()
+        while stop > 0:
+            first = max(0, stop - size)
+            if positions is None:
+                chunk = rows.slice(first, stop - first)
+            else:
+                chunk = rows[positions.slice(first, stop - first)]
+            yield chunk.reverse()
+            stop = first
 
     def page(
         self,

@@ -243,3 +243,22 @@ def test_warm_up_builds_the_index_in_the_background_and_changes_no_answer(
     scan, _ = sessions
     for query in QUERIES:
         assert early[query] == warm.count(query) == scan.count(query), query
+
+
+def test_in_memory_exports_come_in_bounded_chunks_newest_first(
+    sessions: tuple[Session, Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The in-memory read path hands exports their rows a chunk at a time (memory stays
+    flat however many rows match), with only the asked-for columns, newest first."""
+    import auditkit.query as query_module
+
+    monkeypatch.setattr(query_module, "_EXPORT_SLICE", 1000)
+    scan, memory = sessions
+    for query in ("", "status:failed", "-status:success date:7d"):
+        chunks = list(memory.iter_days(query, columns=["actor"]))
+        assert chunks and all(0 < c.height <= 1000 for c in chunks)
+        assert set(chunks[0].columns) == {"actor", "timestamp", "event_id"}
+        whole = pl.concat(chunks)
+        assert whole.height == scan.count(query)
+        keys = list(zip(whole["timestamp"], whole["event_id"], strict=True))
+        assert keys == sorted(keys, reverse=True)
