@@ -212,11 +212,10 @@ def _check_vocabularies(frame: pl.DataFrame) -> None:
 
 
 _HEX4 = "[0-9a-fA-F]{1,4}"
-#: An IPv4 address, exactly (no leading zeros, each octet 0–255).
-IPV4_PATTERN = (
-    r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
-    r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"
-)
+#: One IPv4 octet, 0–255 without leading zeros.
+IPV4_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+#: An IPv4 address, exactly.
+IPV4_PATTERN = rf"^{IPV4_OCTET}(?:\.{IPV4_OCTET}){{3}}$"
 #: IPv6 addresses written in hex groups (full, or with one ``::``). Every match is a
 #: valid address; forms it leaves out (an IPv4 tail, a ``%zone``) are checked by
 #: :mod:`ipaddress` instead.

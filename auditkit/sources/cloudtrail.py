@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from auditkit.schema import IPV4_OCTET
 from auditkit.sources import (
     GZIP_ERRORS,
     HEAD_BYTES,
@@ -379,8 +380,7 @@ def _camel_record(record: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 # The per-record mapping
 
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}\Z")
+_IPV4 = re.compile(rf"{IPV4_OCTET}(?:\.{IPV4_OCTET}){{3}}\Z")
 #: Timestamps added by export pipelines, used when a record has lost its eventTime.
 _FALLBACK_TIMES = ("@timestamp", "p_event_time")
 
