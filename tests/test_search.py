@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from auditkit import query as query_module
 from auditkit import schema
 from auditkit.errors import QueryError, SearchSyntaxError
 from auditkit.filters import Context
@@ -521,6 +522,25 @@ def test_index_reads_rare_values_from_postings_and_common_ones_by_testing_rows(
     predicates = column_predicates(term, CTX)
     assert predicates is not None
     assert index._postings(predicates, 0, index.frame.height) is None
+
+
+def test_index_holds_events_in_time_order_sorting_only_when_needed(events: pl.DataFrame) -> None:
+    """The index keeps a frame already in (timestamp, event id) order as it is, and sorts
+    any other: shuffled rows, equal timestamps with ids out of order, nulls."""
+    ordered = events.sort("timestamp", "event_id")
+    assert query_module._in_time_order(ordered)
+    assert EventIndex(ordered).frame is ordered  # not copied by a sort
+    shuffled = ordered.sample(fraction=1.0, shuffle=True, seed=7)
+    tied = ordered.head(3).with_columns(
+        timestamp=pl.lit(datetime(2026, 1, 1, tzinfo=UTC)).cast(ordered.schema["timestamp"]),
+        event_id=pl.Series(["b", "a", "c"]),
+    )
+    nulls = ordered.head(3).with_columns(event_id=pl.Series(["a", None, "c"]))
+    for frame in (shuffled, tied, nulls):
+        assert not query_module._in_time_order(frame)
+        index = EventIndex(frame)
+        assert index.frame.equals(frame.sort("timestamp", "event_id"))
+    assert EventIndex(tied).frame.get_column("event_id").to_list() == ["a", "b", "c"]
 
 
 def test_every_key_has_a_case() -> None:
