@@ -297,9 +297,14 @@ class EventIndex:
 
     def __init__(self, frame: pl.DataFrame) -> None:
         # A compacted store reads back already in this order (each day's file is sorted,
-        # days come in order): checking costs one pass over two columns, where sorting
-        # gathers every column (several seconds at 10M events).
-        self.frame = frame if _in_time_order(frame) else frame.sort("timestamp", "event_id")
+        # days come in order): checking costs one pass over two columns, and putting each
+        # column in one piece costs a copy, where sorting gathers every column, row by
+        # row, from one piece per file (seconds at 10M events). One piece matters: taking
+        # rows from a column in 150 pieces is over ten times slower.
+        if _in_time_order(frame):
+            self.frame = frame.rechunk()
+        else:
+            self.frame = frame.sort("timestamp", "event_id")
         self._ts = self.frame.get_column("timestamp")
         self._dictionaries: dict[str, _Dictionary] = {}
         self._locks: dict[str, threading.Lock] = {}  # one builder per column

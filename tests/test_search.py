@@ -529,7 +529,11 @@ def test_index_holds_events_in_time_order_sorting_only_when_needed(events: pl.Da
     any other: shuffled rows, equal timestamps with ids out of order, nulls."""
     ordered = events.sort("timestamp", "event_id")
     assert query_module._in_time_order(ordered)
-    assert EventIndex(ordered).frame is ordered  # not copied by a sort
+    pieces = pl.concat([ordered.head(100), ordered.slice(100)], rechunk=False)
+    assert max(pieces.n_chunks("all")) == 2
+    kept = EventIndex(pieces).frame
+    assert kept.equals(ordered)
+    assert max(kept.n_chunks("all")) == 1  # in one piece, as a sort would leave it
     shuffled = ordered.sample(fraction=1.0, shuffle=True, seed=7)
     tied = ordered.head(3).with_columns(
         timestamp=pl.lit(datetime(2026, 1, 1, tzinfo=UTC)).cast(ordered.schema["timestamp"]),
