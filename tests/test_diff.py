@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import doctest
+import importlib
 import json
+import pkgutil
 import random
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +31,7 @@ from auditkit.diff import (
     render_html,
     render_text,
 )
+from auditkit.diff import _vectorized as diff_vectorized
 from auditkit.errors import AuditkitError
 
 # ---------------------------------------------------------------------------------------
@@ -656,7 +659,7 @@ def test_changed_fields_agrees_when_the_strict_reader_is_unavailable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Force the lenient Polars read that the batch uses when pyarrow's strict read fails.
-    monkeypatch.setattr(diff_module, "_read_arrow", lambda rows, spec: None)
+    monkeypatch.setattr(diff_vectorized, "_read_arrow", lambda rows, spec: None)
     for seed in range(3):
         assert_agrees(*_random_states(100 + seed, 3000, nulls=seed == 2))
 
@@ -717,21 +720,28 @@ def test_changed_fields_agrees_with_diff_hypothesis(
 
 
 def test_module_doctests() -> None:
-    result = doctest.testmod(diff_module)
-    assert result.failed == 0 and result.attempted > 0
+    """The examples in every module of the package run, with the public names in scope."""
+    public = {name: getattr(diff_module, name) for name in diff_module.__all__}
+    attempted = 0
+    for info in pkgutil.iter_modules(diff_module.__path__):
+        module = importlib.import_module(f"auditkit.diff.{info.name}")
+        result = doctest.testmod(module, extraglobs=public)
+        assert result.failed == 0, info.name
+        attempted += result.attempted
+    assert attempted >= 7  # as many as the single module had
 
 
 def test_typed_path_decides_type_consistent_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     # Guards the batch path itself: without it every row would be diffed in Python and
     # the agreement tests above would pass trivially.
     seen = []
-    real = diff_module._python_paths
+    real = diff_vectorized._python_paths
 
     def spy(rows: pl.DataFrame) -> pl.DataFrame:
         seen.append(len(rows))
         return real(rows)
 
-    monkeypatch.setattr(diff_module, "_python_paths", spy)
+    monkeypatch.setattr(diff_vectorized, "_python_paths", spy)
     before, after = _random_states(13, 3000, nulls=True)
     assert_agrees(before, after)
     assert sum(seen) < 0.5 * len(before)
@@ -760,7 +770,7 @@ def test_changed_fields_keys_the_sample_missed(monkeypatch: pytest.MonkeyPatch) 
         after[i] = '{"a": 1, "s": {"x": "p"}, "t": [1, "y"]}'
     for lenient in (False, True):
         if lenient:  # the Polars read that is used when pyarrow's strict read fails
-            monkeypatch.setattr(diff_module, "_read_arrow", lambda rows, spec: None)
+            monkeypatch.setattr(diff_vectorized, "_read_arrow", lambda rows, spec: None)
         out = assert_agrees(before, after)
         assert out["changed_fields"][2003].to_list() == ["a", "extra2003", "s.y2003"]
         assert out["changed_fields"][4011].to_list() == ["t"]
