@@ -133,6 +133,13 @@ def reference_seconds(kind: str, path: Path, fmt: str, out: Path) -> float | Non
     return None if value == "None" else float(value)
 
 
+def _always(seconds: float | None, kind: str) -> float:
+    """A DuckDB reference's time: these measure every format, so None is a bug, not 0 s."""
+    if seconds is None:
+        raise RuntimeError(f"the DuckDB {kind} reference returned no time")
+    return seconds
+
+
 def _speed(n: int, seconds: float) -> str:
     return f"{n / seconds / 1e6:.2f}M/s ({seconds:.1f} s)"
 
@@ -163,8 +170,8 @@ def main() -> None:
                 ours.append(seconds)
                 peaks.append(peak)
                 sizes.append(sum(f.stat().st_size for f in (store / "events").rglob("*.parquet")))
-                duck.append(reference_seconds("copy", path, fmt, out) or 0.0)
-                duck_read.append(reference_seconds("read", path, fmt, out) or 0.0)
+                duck.append(_always(reference_seconds("copy", path, fmt, out), "copy"))
+                duck_read.append(_always(reference_seconds("read", path, fmt, out), "read"))
                 polars = reference_seconds("polars", path, fmt, out)
                 if polars is not None:
                     floor.append(polars)
